@@ -1,0 +1,152 @@
+"""The public entry points: `Model` and the `fit` shortcut."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._errors import ModelError
+from .design import build_design
+from .families import get_family
+from .formula import ModelFormula, parse_dpar_formula, parse_formula
+from .inference import SamplerSettings, sample
+from .model import compile_model, describe, priors_table
+from .priors import PriorSpec
+from .results import Fit
+
+FIT_KEYWORDS = ("chains", "warmup", "draws", "seed", "target_accept", "max_treedepth", "progress")
+
+
+class Model:
+    """A Bayesian multilevel model from an lme4/brms formula.
+
+    Args:
+        formula: `"y ~ x + (1 + x | g)"`; group terms `(terms | g)`, `(terms || g)`,
+            `g1/g2`, `g1:g2`; fixed terms as formulaic reads them (`C(x)`, `scale(x)`, ...).
+        data: a pandas DataFrame (or dict of columns, or a polars / pyarrow frame).
+        family: the likelihood; `"gaussian"`.
+        priors: statements such as `"b ~ normal(0, 10)"` or
+            `"sd_g__x^2 ~ inv_gamma(0.01, 0.01)"` (`^2`: a prior on the variance).
+        na_action: `"error"` (default) or `"drop"` rows with missing values (reported).
+        **dpars: formulas for distributional parameters, e.g. `sigma="~ tx"`.
+
+    Example:
+        >>> import multilevel as ml, pandas as pd
+        >>> df = pd.DataFrame({"y": [1.0, 2, 3, 4, 5, 7], "g": list("aabbcc")})
+        >>> print(ml.Model("y ~ 1 + (1 | g)", df).describe().splitlines()[0])
+        Formula: y ~ 1 + (1 | g)
+    """
+
+    def __init__(
+        self,
+        formula: str,
+        data: Any,
+        family: str = "gaussian",
+        priors: Sequence[str | PriorSpec] | None = None,
+        na_action: str = "error",
+        **dpars: str,
+    ):
+        fam = get_family(family)
+        spec = parse_formula(formula)
+        aux = [a.name for a in fam.aux]
+        for name in dpars:
+            if name not in aux:
+                valid = ", ".join(aux) if aux else "none"
+                raise ModelError(
+                    f"unknown keyword '{name}': the {fam.name} family's distributional "
+                    f"parameters are {valid}; fitting options ({', '.join(FIT_KEYWORDS)}) "
+                    "go to .fit()"
+                )
+        dpar_formulas = {name: parse_dpar_formula(name, text) for name, text in dpars.items()}
+        spec = ModelFormula(spec.response, {**spec.dpars, **dpar_formulas}, _source(formula, dpars))
+        if isinstance(priors, str):
+            priors = [priors]
+        design = build_design(spec, data, na_action)
+        if design.missing.rows:
+            warnings.warn(
+                f"dropped {design.missing.rows} row(s) with missing values in "
+                f"{', '.join(design.missing.columns)} (na_action='drop')",
+                stacklevel=2,
+            )
+        self._compiled = compile_model(design, fam, list(priors or []))
+
+    @property
+    def formula(self) -> str:
+        return self._compiled.design.formula.source
+
+    def priors(self) -> pd.DataFrame:
+        """The prior of every parameter, with its source (default or user statement)."""
+        return priors_table(self._compiled)
+
+    def describe(self) -> str:
+        """The model in statistical notation, with the data's sizes and the priors."""
+        return describe(self._compiled)
+
+    def fit(
+        self,
+        chains: int = 4,
+        warmup: int = 1000,
+        draws: int = 1000,
+        seed: int | None = None,
+        target_accept: float = 0.8,
+        max_treedepth: int = 10,
+        progress: bool | None = None,
+    ) -> Fit:
+        """Sample the posterior with NUTS; `seed=None` draws a seed and records it in the fit."""
+        settings = _settings(chains, warmup, draws, seed, target_accept, max_treedepth, progress)
+        return Fit(self._compiled, sample(self._compiled, settings))
+
+    def __repr__(self) -> str:
+        return f"<multilevel.Model {self.formula!r}, family={self._compiled.family.name}>"
+
+
+def fit(formula: str, data: Any, **keywords: Any) -> Fit:
+    """Build a `Model` and fit it: `ml.fit("y ~ x + (1 | g)", df, sigma="~ tx", seed=1)`.
+
+    Keywords in `FIT_KEYWORDS` go to `Model.fit`, all others to `Model`.
+    """
+    fit_keywords = {k: keywords.pop(k) for k in FIT_KEYWORDS if k in keywords}
+    return Model(formula, data, **keywords).fit(**fit_keywords)
+
+
+def _source(formula: str, dpars: dict[str, str]) -> str:
+    extra = [
+        f"{name} {text.strip() if '~' in text else '~ ' + text.strip()}"
+        for name, text in dpars.items()
+    ]
+    return formula if not extra else formula + ", " + ", ".join(extra)
+
+
+def _settings(
+    chains, warmup, draws, seed, target_accept, max_treedepth, progress
+) -> SamplerSettings:
+    _check_int("chains", chains, 1, 64)
+    _check_int("warmup", warmup, 0, 10**7)
+    _check_int("draws", draws, 1, 10**7)
+    _check_int("max_treedepth", max_treedepth, 1, 20)
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    _check_int("seed", seed, 0, 2**63 - 1)
+    if not isinstance(target_accept, float | int) or not 0 < target_accept < 1:
+        raise ModelError(
+            f"target_accept must be a number between 0 and 1 (e.g. 0.95), got {target_accept!r}"
+        )
+    if chains > (os.cpu_count() or 1) * 16:
+        raise ModelError(f"chains={chains} is more than this machine can run usefully")
+    return SamplerSettings(
+        chains, warmup, draws, seed, float(target_accept), max_treedepth, progress
+    )
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or not low <= value <= high
+    ):
+        raise ModelError(f"{name} must be a whole number from {low} to {high}, got {value!r}")

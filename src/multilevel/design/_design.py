@@ -1,0 +1,118 @@
+"""The spec plus data: numeric arrays for every distributional parameter."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from .._errors import DataError, ModelError
+from ..formula import ModelFormula, formula_names
+from ._data import MissingReport, as_frame, handle_missing, require_columns
+from ._fixed import FixedDesign, encode, fixed_design
+from ._groups import GroupDesign, group_design
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+
+@dataclass(frozen=True)
+class DparDesign:
+    """The linear predictor of one distributional parameter on the data."""
+
+    name: str
+    fixed: FixedDesign
+    groups: tuple[GroupDesign, ...]
+
+
+@dataclass(frozen=True)
+class Design:
+    """Everything numeric the later stages need, and the state to encode new data."""
+
+    formula: ModelFormula
+    response_name: str
+    response: pd.Series
+    dpars: dict[str, DparDesign]
+    n_rows: int
+    missing: MissingReport
+    frame: pd.DataFrame
+
+    @property
+    def groups(self) -> tuple[GroupDesign, ...]:
+        return tuple(g for d in self.dpars.values() for g in d.groups)
+
+
+def build_design(formula: ModelFormula, data: Any, na_action: str = "error") -> Design:
+    """Check the data against the formula and encode it.
+
+    Example:
+        >>> from multilevel.formula import parse_formula
+        >>> df = pd.DataFrame({"y": [1.0, 2, 3, 4, 5, 6], "g": list("aabbcc")})
+        >>> d = build_design(parse_formula("y ~ 1 + (1 | g)"), df)
+        >>> d.n_rows, d.groups[0].levels
+        (6, ('a', 'b', 'c'))
+    """
+    frame = as_frame(data)
+    factor_columns = {c for d in formula.dpars.values() for g in d.groups for c in g.factor}
+    require_columns(frame, sorted(factor_columns), "grouping factor")
+    if _IDENTIFIER.match(formula.response):
+        require_columns(frame, [formula.response], "response")
+    used = _value_columns(formula, frame) - (factor_columns - _predictor_names(formula))
+    frame, missing = handle_missing(frame, sorted(used), na_action)
+    if frame.shape[0] < 2:
+        raise DataError(f"the data has {frame.shape[0]} row; a model needs at least 2")
+    response = _response(formula.response, frame)
+    dpars = {}
+    for name, linear in formula.dpars.items():
+        context = "the fixed terms" if name == "mu" else f"the formula for {name}"
+        fixed = fixed_design(linear.fixed, frame, context)
+        groups = tuple(group_design(term, name, frame) for term in linear.groups)
+        _check_duplicate_coefs(groups)
+        dpars[name] = DparDesign(name, fixed, groups)
+    return Design(
+        formula=formula,
+        response_name=formula.response,
+        response=response,
+        dpars=dpars,
+        n_rows=len(frame),
+        missing=missing,
+        frame=frame,
+    )
+
+
+def _predictor_names(formula: ModelFormula) -> set[str]:
+    names = set()
+    for d in formula.dpars.values():
+        names |= formula_names(d.fixed)
+        for g in d.groups:
+            names |= formula_names(g.terms)
+    return names
+
+
+def _value_columns(formula: ModelFormula, frame: pd.DataFrame) -> set[str]:
+    names = _predictor_names(formula) | formula_names(formula.response)
+    names |= {c for d in formula.dpars.values() for g in d.groups for c in g.factor}
+    return {c for c in frame.columns if str(c) in names}
+
+
+def _response(expr: str, frame: pd.DataFrame) -> pd.Series:
+    if expr in frame.columns:
+        return frame[expr]
+    enc = encode(f"0 + {expr}", frame, "the response")
+    if enc.matrix.shape[1] != 1:
+        raise DataError(f"the response '{expr}' must give one column, got {len(enc.columns)}")
+    return pd.Series(enc.matrix[:, 0], name=expr)
+
+
+def _check_duplicate_coefs(groups: tuple[GroupDesign, ...]) -> None:
+    seen: dict[tuple[str, str], str] = {}
+    for g in groups:
+        for coef in g.coefs:
+            key = (g.group, coef)
+            if key in seen:
+                raise ModelError(
+                    f"'{coef}' varies by '{g.group}' twice: in {seen[key]} and in "
+                    f"{g.term.source}; remove one of them"
+                )
+            seen[key] = g.term.source

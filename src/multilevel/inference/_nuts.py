@@ -1,0 +1,249 @@
+"""blackjax NUTS with Stan's windowed adaptation, warmup and sampling fused in one program.
+
+One jitted function advances every chain by a fixed-length chunk of iterations;
+each iteration reads its role (adapting fast or slow, closing a window, ending warmup,
+sampling, padding) from a schedule passed in as data. The same compiled program therefore
+serves warmup and sampling and any number of iterations, and calling it chunk by chunk gives
+a progress bar without host callbacks, which would keep it out of JAX's persistent cache.
+
+Chains run one after the other inside the program (`lax.map`), not vmapped: measured on
+sleepstudy on the 2-core CPU machine, vmapping NUTS's nested while loops costs more to trace
+and compile (cold fit 13.5 s vs 11.3 s) than lockstep execution saves (warm 8.3 s vs 7.3 s).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from blackjax.adaptation.mass_matrix import mass_matrix_adaptation
+from blackjax.adaptation.staged_adaptation import build_schedule
+from blackjax.adaptation.step_size import dual_averaging_adaptation
+from blackjax.mcmc import hmc, nuts
+
+CHUNK = 100
+INIT_RADIUS = 2.0
+INIT_TRIES = 100
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """How to run NUTS. `target_accept` is brms's adapt_delta."""
+
+    chains: int = 4
+    warmup: int = 1000
+    draws: int = 1000
+    seed: int = 0
+    target_accept: float = 0.8
+    max_treedepth: int = 10
+    progress: bool | None = None
+
+
+@dataclass(frozen=True)
+class SamplerOutput:
+    """Draws of the unconstrained vector and the sampler's statistics, chains first."""
+
+    positions: np.ndarray
+    stats: dict[str, np.ndarray]
+    step_size: np.ndarray
+    inverse_mass_matrix: np.ndarray
+    seconds: float
+
+
+class _Chain(NamedTuple):
+    state: hmc.HMCState
+    step_size: jax.Array
+    inverse_mass_matrix: jax.Array
+    da: tuple
+    mm: tuple
+    key: jax.Array
+
+
+class _Step(NamedTuple):
+    stage: jax.Array
+    window_end: jax.Array
+    warmup: jax.Array
+    last_warmup: jax.Array
+    active: jax.Array
+
+
+def _schedule(warmup: int, draws: int) -> _Step:
+    total = warmup + draws
+    padded = -(-total // CHUNK) * CHUNK
+    stage = np.zeros(padded, dtype=np.int32)
+    window_end = np.zeros(padded, dtype=bool)
+    if warmup:
+        plan = build_schedule(warmup)
+        stage[:warmup] = [s for s, _ in plan]
+        window_end[:warmup] = [e for _, e in plan]
+    steps = np.arange(padded)
+    return _Step(stage, window_end, steps < warmup, steps == warmup - 1, steps < total)
+
+
+def _iteration(log_density: Callable, settings: SamplerSettings) -> Callable:
+    kernel = nuts.build_kernel()
+    da_init, da_update, da_final = dual_averaging_adaptation(settings.target_accept)
+    _, mm_update, mm_final = mass_matrix_adaptation(is_diagonal_matrix=True)
+
+    def adapt(chain: _Chain, step: _Step, position, acceptance) -> _Chain:
+        da = da_update(chain.da, acceptance)
+        mm = jax.lax.cond(step.stage == 1, lambda m: mm_update(m, position), lambda m: m, chain.mm)
+        step_size, imm = jnp.exp(da.log_step_size), chain.inverse_mass_matrix
+
+        def close_window(args):
+            mm, da = args
+            mm = mm_final(mm)
+            da = da_init(da_final(da))
+            return mm, da, jnp.exp(da.log_step_size), mm.inverse_mass_matrix
+
+        mm, da, step_size, imm = jax.lax.cond(
+            step.window_end, close_window, lambda a: (*a, step_size, imm), (mm, da)
+        )
+        final_step = jnp.where(step.last_warmup, jnp.exp(da.log_step_size_avg), step_size)
+        return chain._replace(da=da, mm=mm, step_size=final_step, inverse_mass_matrix=imm)
+
+    def one_chain(chain: _Chain, step: _Step, data) -> tuple[_Chain, dict]:
+        key, sub = jax.random.split(chain.key)
+        density = partial(log_density, data=data)
+        state, info = kernel(
+            sub,
+            chain.state,
+            density,
+            chain.step_size,
+            chain.inverse_mass_matrix,
+            settings.max_treedepth,
+        )
+        moved = chain._replace(state=state, key=key)
+        moved = jax.lax.cond(
+            step.warmup,
+            lambda c: adapt(c, step, state.position, info.acceptance_rate),
+            lambda c: c,
+            moved,
+        )
+        new = jax.tree.map(lambda a, b: jnp.where(step.active, a, b), moved, chain)
+        record = {
+            "position": state.position,
+            "lp": state.logdensity,
+            "diverging": info.is_divergent,
+            "n_steps": info.num_integration_steps,
+            "tree_depth": info.num_trajectory_expansions,
+            "acceptance_rate": info.acceptance_rate,
+            "energy": info.energy,
+            "step_size": chain.step_size,
+        }
+        return new, record
+
+    return one_chain
+
+
+def _chunk_runner(log_density: Callable, settings: SamplerSettings) -> Callable:
+    one_chain = _iteration(log_density, settings)
+
+    @jax.jit
+    def run_chunk(chains: _Chain, steps: _Step, data):
+        def body(carry, step):
+            return jax.lax.map(lambda c: one_chain(c, step, data), carry)
+
+        return jax.lax.scan(body, chains, steps)
+
+    return run_chunk
+
+
+def _starter(log_density: Callable, settings: SamplerSettings) -> Callable:
+    """A jitted function from starting points and keys to the chains' first state."""
+    da_init, _, _ = dual_averaging_adaptation(settings.target_accept)
+    mm_init, _, _ = mass_matrix_adaptation(is_diagonal_matrix=True)
+
+    def start_one(position, key, data) -> _Chain:
+        state = hmc.init(position, partial(log_density, data=data))
+        dim = position.shape[0]
+        return _Chain(state, jnp.ones(()), jnp.ones(dim), da_init(1.0), mm_init(dim), key)
+
+    return jax.jit(jax.vmap(start_one, in_axes=(0, 0, None)))
+
+
+def _keys(rng: np.random.Generator, n: int) -> jax.Array:
+    """n independent PRNG keys from numpy's generator, without running JAX ops eagerly."""
+    data = rng.integers(0, 2**32, size=(n, 2), dtype=np.uint32)
+    return jax.random.wrap_key_data(data, impl="threefry2x32")
+
+
+def initial_chains(
+    log_density: Callable, data, dim: int, settings: SamplerSettings, rng: np.random.Generator
+) -> _Chain:
+    """Stan's initialisation: uniform(-2, 2) on the unconstrained scale, redrawn for a chain
+    whose log density or gradient is not finite there."""
+    start = _starter(log_density, settings)
+    keys = _keys(rng, settings.chains)
+    positions = rng.uniform(-INIT_RADIUS, INIT_RADIUS, size=(settings.chains, dim))
+    for _ in range(INIT_TRIES):
+        chains = start(positions, keys, data)
+        finite = np.isfinite(np.asarray(chains.state.logdensity)) & np.all(
+            np.isfinite(np.asarray(chains.state.logdensity_grad)), axis=1
+        )
+        if finite.all():
+            return chains
+        fresh = rng.uniform(-INIT_RADIUS, INIT_RADIUS, size=positions.shape)
+        positions = np.where(finite[:, None], positions, fresh)
+    raise RuntimeError(
+        f"no finite starting point found in {INIT_TRIES} tries: the log density is not finite "
+        "anywhere it was tried; check the priors and the data"
+    )
+
+
+def run_nuts(log_density: Callable, data, dim: int, settings: SamplerSettings) -> SamplerOutput:
+    """Run `settings.chains` chains of NUTS on `log_density(theta, data)`."""
+    start = time.perf_counter()
+    rng = np.random.default_rng(settings.seed)
+    chains = initial_chains(log_density, data, dim, settings, rng)
+    schedule = _schedule(settings.warmup, settings.draws)
+    run_chunk = _chunk_runner(log_density, settings)
+    progress = _Progress(settings, len(schedule.active))
+    records = []
+    for begin in range(0, len(schedule.active), CHUNK):
+        steps = _Step(*(a[begin : begin + CHUNK] for a in schedule))
+        chains, record = run_chunk(chains, steps, data)
+        records.append(record)
+        progress.update(begin + CHUNK)
+    progress.close()
+    keep = slice(settings.warmup, settings.warmup + settings.draws)
+    records = [jax.tree.map(np.asarray, r) for r in records]
+    joined = {k: np.concatenate([r[k] for r in records])[keep].swapaxes(0, 1) for k in records[0]}
+    positions = joined.pop("position")
+    return SamplerOutput(
+        positions=positions,
+        stats=joined,
+        step_size=np.asarray(chains.step_size),
+        inverse_mass_matrix=np.asarray(chains.inverse_mass_matrix),
+        seconds=time.perf_counter() - start,
+    )
+
+
+class _Progress:
+    """A one-line progress bar on stderr, shown when stderr is a terminal (or when asked)."""
+
+    def __init__(self, settings: SamplerSettings, total: int):
+        shown = settings.progress if settings.progress is not None else sys.stderr.isatty()
+        self.shown, self.settings, self.start = shown, settings, time.perf_counter()
+
+    def update(self, done: int) -> None:
+        if not self.shown:
+            return
+        s = self.settings
+        warm, draws = min(done, s.warmup), min(max(done - s.warmup, 0), s.draws)
+        sys.stderr.write(
+            f"\rNUTS, {s.chains} chains: warmup {warm}/{s.warmup}, draws {draws}/{s.draws} "
+            f"({time.perf_counter() - self.start:.1f} s)"
+        )
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")

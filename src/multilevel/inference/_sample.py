@@ -1,0 +1,64 @@
+"""Fit a compiled model: NUTS draws -> brms-named ArviZ data -> diagnostics."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+
+from ..model import CompiledModel
+from ._cache import configure_cache
+from ._diagnostics import Diagnostics, check, warn
+from ._nuts import SamplerOutput, SamplerSettings, _keys, run_nuts
+from ._summary import summarise
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)
+    import arviz as az
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """What sampling gives the results stage."""
+
+    idata: az.InferenceData
+    diagnostics: Diagnostics
+    sampler: SamplerOutput
+    settings: SamplerSettings
+
+
+def sample(model: CompiledModel, settings: SamplerSettings) -> Posterior:
+    """Sample the posterior of `model` and check the sampler's health."""
+    configure_cache()
+    output = run_nuts(model.log_density(), model.data, model.dim, settings)
+    idata = to_inference_data(model, output, settings.seed)
+    table = summarise(idata.posterior, list(model.scalar_names))
+    diagnostics = check(table, output.stats, settings.chains, settings.max_treedepth)
+    warn(diagnostics)
+    return Posterior(idata, diagnostics, output, settings)
+
+
+def to_inference_data(model: CompiledModel, output: SamplerOutput, seed: int) -> az.InferenceData:
+    chains, draws, dim = output.positions.shape
+    flat = output.positions.reshape(chains * draws, dim)
+    keys = _keys(np.random.default_rng([seed, 1]), chains * draws)
+    named = jax.jit(jax.vmap(model.derived))(flat, keys)
+    posterior = {
+        name: np.asarray(named[name]).reshape(chains, draws, *named[name].shape[1:])
+        for name in (*model.scalar_names, *(e.name for e in model.effects))
+    }
+    coords, dims = {}, {}
+    for e in model.effects:
+        level_dim = e.group if e.dpar == "mu" else f"{e.group}__{e.dpar}"
+        coords[level_dim], coords[f"{level_dim}__coef"] = list(e.levels), list(e.coefs)
+        dims[e.name] = [level_dim, f"{level_dim}__coef"]
+    y = np.asarray(model.data["y"])
+    return az.from_dict(
+        posterior=posterior,
+        sample_stats=output.stats,
+        observed_data={model.design.response_name: y},
+        coords={**coords, "obs": np.arange(len(y))},
+        dims={**dims, model.design.response_name: ["obs"]},
+    )

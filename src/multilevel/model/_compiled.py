@@ -1,0 +1,145 @@
+"""A model ready to sample: log density, data arrays, and the map to brms-named quantities."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..design import Design, GroupDesign
+from ..families import Family
+from ..priors import AssignedPrior, PriorSpec
+from ._layout import Block, fixed_name, layout, sd_name
+from ._logdensity import (
+    Data,
+    Values,
+    build_log_density,
+    constrain,
+    group_effects,
+    model_data,
+    original_intercept,
+)
+
+
+@dataclass(frozen=True)
+class GroupEffects:
+    """The `r_<group>` variable: levels x coefficients, merged over the terms of a factor."""
+
+    name: str
+    group: str
+    dpar: str
+    levels: tuple[str, ...]
+    coefs: tuple[str, ...]
+    terms: tuple[int, ...]
+    positions: tuple[np.ndarray, ...] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class CompiledModel:
+    design: Design
+    family: Family
+    blocks: list[Block]
+    priors: list[AssignedPrior]
+    data: Data
+    scalar_names: tuple[str, ...]
+    effects: tuple[GroupEffects, ...]
+
+    @property
+    def dim(self) -> int:
+        return self.blocks[-1].stop if self.blocks else 0
+
+    def log_density(self):
+        return build_log_density(self.blocks, self.design, self.family)
+
+    def derived(self, theta: jax.Array, key: jax.Array) -> dict[str, jax.Array]:
+        """brms-named quantities of one draw: b_*, sd_*, cor_*, aux parameters and r_*.
+
+        Group effects of levels a term has no data for (a level that only appears in
+        another term of the same factor) are drawn from their prior, which is exactly their
+        posterior; `key` seeds those draws.
+        """
+        values = constrain(theta, self.blocks, self.design)
+        out: dict[str, jax.Array] = {}
+        for dpar, d in self.design.dpars.items():
+            if d.fixed.has_intercept:
+                out[fixed_name(dpar, "Intercept")] = original_intercept(values, self.data, dpar)
+            for k, coef in enumerate(d.fixed.names):
+                out[fixed_name(dpar, coef)] = values.blocks[f"coefs_{dpar}"][k]
+        for i, g in enumerate(self.design.groups):
+            sd = values.blocks[f"sd_{i}"]
+            for k, coef in enumerate(g.coefs):
+                out[sd_name(g.group, g.dpar, coef)] = sd[k]
+            if f"cor_{i}" in values.blocks:
+                out.update(_correlations(values.blocks[f"cor_{i}"], g))
+        for a in self.family.aux:
+            if a.name not in self.design.dpars:
+                out[a.name] = values.blocks[a.name][0]
+        keys = jax.random.split(key, max(len(self.effects), 1))
+        for effect, k in zip(self.effects, keys, strict=False):
+            out[effect.name] = _merged_effects(values, effect, self.design, k)
+        return out
+
+
+def _correlations(L: jax.Array, g: GroupDesign) -> dict[str, jax.Array]:
+    corr = L @ L.T
+    prefix = "" if g.dpar == "mu" else f"{g.dpar}_"
+    out = {}
+    for a in range(len(g.coefs)):
+        for b in range(a + 1, len(g.coefs)):
+            out[f"cor_{g.group}__{prefix}{g.coefs[a]}__{prefix}{g.coefs[b]}"] = corr[a, b]
+    return out
+
+
+def _merged_effects(values: Values, effect: GroupEffects, design: Design, key) -> jax.Array:
+    columns = []
+    for term, positions, k in zip(
+        effect.terms, effect.positions, jax.random.split(key, len(effect.terms)), strict=True
+    ):
+        g = design.groups[term]
+        z = jax.random.normal(k, (len(effect.levels), len(g.coefs)))
+        z = z.at[positions].set(values.blocks[f"z_{term}"])
+        full = Values({**values.blocks, f"z_{term}": z}, values.log_jacobian)
+        columns.append(group_effects(full, term, f"cor_{term}" in values.blocks))
+    return jnp.concatenate(columns, axis=1)
+
+
+def _group_effects_index(design: Design) -> tuple[GroupEffects, ...]:
+    by_key: dict[tuple[str, str], list[int]] = {}
+    for i, g in enumerate(design.groups):
+        by_key.setdefault((g.group, g.dpar), []).append(i)
+    effects = []
+    for (group, dpar), terms in by_key.items():
+        labels = {}
+        for t in terms:
+            g = design.groups[t]
+            labels.update(zip(g.level_codes.tolist(), g.levels, strict=True))
+        codes = np.array(sorted(labels))
+        positions = tuple(np.searchsorted(codes, design.groups[t].level_codes) for t in terms)
+        coefs = tuple(c for t in terms for c in design.groups[t].coefs)
+        name = f"r_{group}" if dpar == "mu" else f"r_{group}__{dpar}"
+        levels = tuple(labels[c] for c in codes)
+        effects.append(GroupEffects(name, group, dpar, levels, coefs, tuple(terms), positions))
+    return tuple(effects)
+
+
+def compile_model(
+    design: Design, family: Family, priors: Sequence[str | PriorSpec] = ()
+) -> CompiledModel:
+    """Check the response, assign priors, lay out the parameters."""
+    y = family.check_response(design.response)
+    blocks, assigned = layout(design, family, y, list(priors))
+    data = model_data(design, y)
+    probe = CompiledModel(design, family, blocks, assigned, data, (), _group_effects_index(design))
+    order: list[str] = []
+
+    def named(theta, key):
+        out = probe.derived(theta, key)
+        order.extend(out)
+        return out
+
+    shapes = jax.eval_shape(named, jnp.zeros(probe.dim), jax.random.key(0))
+    scalars = tuple(name for name in order if shapes[name].shape == ())
+    return CompiledModel(design, family, blocks, assigned, data, scalars, probe.effects)

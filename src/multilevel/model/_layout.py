@@ -1,0 +1,170 @@
+"""Where each parameter lives in the unconstrained vector, with its bounds and units.
+
+Every scalar parameter gets `value = transform(loc + scale * u)` style preconditioning:
+the response's mean and sd set the units of the mean's coefficients, so that the sampler
+starts and adapts on a posterior of roughly unit scale. These affine maps have a constant
+Jacobian, so the posterior is unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..design import Design
+from ..families import Family
+from ..priors import (
+    AssignedPrior,
+    ResponseScale,
+    Slot,
+    assign_priors,
+    aux_slot,
+    class_default,
+    cor_slot,
+    fixed_slot,
+    intercept_slot,
+    sd_slot,
+)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A run of the unconstrained vector.
+
+    kind: "intercept", "fixed", "aux", "sd" (elementwise, one prior per element),
+    "cor" (a Cholesky factor of a correlation matrix) or "z" (standardised group effects).
+    """
+
+    name: str
+    kind: str
+    dpar: str
+    start: int
+    size: int
+    priors: tuple[AssignedPrior, ...] = ()
+    loc: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    term: int | None = None
+
+    @property
+    def stop(self) -> int:
+        return self.start + self.size
+
+    @property
+    def lower(self) -> np.ndarray:
+        return np.array([p.lower for p in self.priors])
+
+    @property
+    def upper(self) -> np.ndarray:
+        return np.array([p.upper for p in self.priors])
+
+
+def sd_name(group: str, dpar: str, coef: str) -> str:
+    return f"sd_{group}__{coef}" if dpar == "mu" else f"sd_{group}__{dpar}_{coef}"
+
+
+def cor_name(group: str, dpar: str) -> str:
+    return f"cor_{group}" if dpar == "mu" else f"cor_{group}__{dpar}"
+
+
+def fixed_name(dpar: str, coef: str) -> str:
+    return f"b_{coef}" if dpar == "mu" else f"b_{dpar}_{coef}"
+
+
+def model_slots(design: Design, family: Family) -> list[Slot]:
+    """Every prior slot of the model, in the order of the unconstrained vector."""
+    slots: list[Slot] = []
+    for dpar, d in design.dpars.items():
+        if d.fixed.has_intercept:
+            slots.append(intercept_slot(dpar))
+        slots += [fixed_slot(fixed_name(dpar, c), dpar, c) for c in d.fixed.names]
+    slots += [aux_slot(a.name) for a in family.aux if a.name not in design.dpars]
+    for g in design.groups:
+        slots += [sd_slot(sd_name(g.group, g.dpar, c), g.dpar, g.group, c) for c in g.coefs]
+        if g.term.correlated and len(g.coefs) > 1:
+            slots.append(cor_slot(cor_name(g.group, g.dpar), g.dpar, g.group))
+    return slots
+
+
+def default_priors(slots: list[Slot], family: Family, scale: ResponseScale) -> dict:
+    defaults = {}
+    aux = {a.name: a for a in family.aux}
+    for slot in slots:
+        if slot.cls == "Intercept" and slot.dpar == "mu":
+            defaults[slot.name] = family.intercept_prior(scale)
+        elif slot.cls in aux:
+            defaults[slot.name] = aux[slot.cls].default_prior(scale)
+        else:
+            defaults[slot.name] = class_default(slot, scale)
+    return defaults
+
+
+def layout(
+    design: Design, family: Family, y: np.ndarray, user_priors: list
+) -> tuple[list[Block], list[AssignedPrior]]:
+    """Assign priors and lay the parameters out in blocks."""
+    slots = model_slots(design, family)
+    assigned = assign_priors(slots, default_priors(slots, family, ResponseScale.of(y)), user_priors)
+    by_name = {a.slot.name: a for a in assigned}
+    units = _Units.of(y, family)
+    blocks: list[Block] = []
+
+    def add(name, kind, dpar, size, priors=(), loc=None, scale=None, term=None):
+        start = blocks[-1].stop if blocks else 0
+        blocks.append(Block(name, kind, dpar, start, size, tuple(priors), loc, scale, term))
+
+    for dpar, d in design.dpars.items():
+        mu_units = dpar == "mu"
+        if d.fixed.has_intercept:
+            slot = intercept_slot(dpar).name
+            loc = units.location if mu_units else units.log_scale_if(family.link(dpar).name)
+            scale = units.scale if mu_units else 1.0
+            prior = [by_name[slot]]
+            add(
+                f"intercept_{dpar}", "intercept", dpar, 1, prior, np.array([loc]), np.array([scale])
+            )
+        if d.fixed.names:
+            x_sd = d.fixed.matrix.std(axis=0)
+            x_sd = np.where(x_sd > 0, x_sd, 1.0)
+            scale = (units.scale if mu_units else 1.0) / x_sd
+            priors = [by_name[fixed_name(dpar, c)] for c in d.fixed.names]
+            add(f"coefs_{dpar}", "fixed", dpar, len(priors), priors, np.zeros(len(priors)), scale)
+    for a in family.aux:
+        if a.name not in design.dpars:
+            add(a.name, "aux", a.name, 1, [by_name[a.name]], np.zeros(1), np.array([units.scale]))
+    for i, g in enumerate(design.groups):
+        z_rms = np.sqrt(np.mean(g.z**2, axis=0))
+        z_rms = np.where(z_rms > 0, z_rms, 1.0)
+        base = units.scale if g.dpar == "mu" else 1.0
+        priors = [by_name[sd_name(g.group, g.dpar, c)] for c in g.coefs]
+        k = len(g.coefs)
+        add(f"sd_{i}", "sd", g.dpar, k, priors, np.zeros(k), base / z_rms, term=i)
+        if g.term.correlated and k > 1:
+            add(
+                f"cor_{i}",
+                "cor",
+                g.dpar,
+                k * (k - 1) // 2,
+                [by_name[cor_name(g.group, g.dpar)]],
+                term=i,
+            )
+        add(f"z_{i}", "z", g.dpar, g.n_levels * k, term=i)
+    return blocks, assigned
+
+
+@dataclass(frozen=True)
+class _Units:
+    location: float
+    scale: float
+    location_scale: bool
+
+    @classmethod
+    def of(cls, y: np.ndarray, family: Family) -> _Units:
+        if not family.location_scale:
+            return cls(0.0, 1.0, False)
+        sd = float(np.std(y))
+        return cls(float(np.mean(y)), sd if sd > 0 else 1.0, True)
+
+    def log_scale_if(self, link: str) -> float:
+        return math.log(self.scale) if self.location_scale and link == "log" else 0.0

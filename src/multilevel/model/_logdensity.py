@@ -1,0 +1,190 @@
+"""The model as one JAX log density on an unconstrained vector, and its constrained values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..design import Design
+from ..families import Family
+from ..priors import AssignedPrior
+from ._densities import prior_log_density
+from ._layout import Block
+from ._transforms import LOG_2PI, corr_cholesky, lkj_cholesky_log_density, log_sigmoid_jacobian
+
+jax.config.update("jax_enable_x64", True)
+
+Data = dict[str, jax.Array]
+
+
+def model_data(design: Design, y: np.ndarray) -> Data:
+    """The arrays the log density reads: passed as arguments, never baked into the program."""
+    data: Data = {"y": jnp.asarray(y)}
+    for dpar, d in design.dpars.items():
+        data[f"X_{dpar}"] = jnp.asarray(d.fixed.matrix - d.fixed.means)
+        data[f"means_{dpar}"] = jnp.asarray(d.fixed.means)
+    for i, g in enumerate(design.groups):
+        data[f"Z_{i}"] = jnp.asarray(g.z)
+        data[f"index_{i}"] = jnp.asarray(g.index)
+    return data
+
+
+def _constrain_elementwise(u: jax.Array, block: Block) -> tuple[jax.Array, jax.Array]:
+    """Values of an elementwise block and the log-Jacobian of its bounded parts.
+
+    Blocks are nearly always of one kind (all unbounded, or all positive); those take the
+    whole-vector formula, and only a block that mixes kinds pays for a scatter.
+    """
+    lo, hi = np.isfinite(block.lower), np.isfinite(block.upper)
+    kinds = {
+        "real": np.flatnonzero(~lo & ~hi),
+        "lower": np.flatnonzero(lo & ~hi),
+        "upper": np.flatnonzero(~lo & hi),
+        "interval": np.flatnonzero(lo & hi),
+    }
+    present = {kind: idx for kind, idx in kinds.items() if idx.size}
+    if len(present) == 1:
+        (kind,) = present
+        return _bounded(kind, u, block, slice(None))
+    value, log_jac = jnp.zeros_like(u), jnp.zeros(())
+    for kind, idx in present.items():
+        v, lj = _bounded(kind, u[idx], block, idx)
+        value, log_jac = value.at[idx].set(v), log_jac + lj
+    return value, log_jac
+
+
+def _bounded(kind: str, u: jax.Array, block: Block, idx) -> tuple[jax.Array, jax.Array]:
+    loc, scale = block.loc[idx], block.scale[idx]
+    lower, upper = block.lower[idx], block.upper[idx]
+    if kind == "real":
+        return loc + scale * u, jnp.zeros(())
+    if kind == "lower":
+        return lower + scale * jnp.exp(u), jnp.sum(u)
+    if kind == "upper":
+        return upper - scale * jnp.exp(u), jnp.sum(u)
+    width = upper - lower
+    return lower + width * jax.nn.sigmoid(u), log_sigmoid_jacobian(u, width)
+
+
+@dataclass(frozen=True)
+class Values:
+    """Constrained parameters for one unconstrained vector."""
+
+    blocks: dict[str, jax.Array]
+    log_jacobian: jax.Array
+
+
+def constrain(theta: jax.Array, blocks: list[Block], design: Design) -> Values:
+    out: dict[str, jax.Array] = {}
+    log_jac = jnp.zeros(())
+    for b in blocks:
+        u = theta[b.start : b.stop]
+        if b.kind == "cor":
+            out[b.name], lj = corr_cholesky(u, len(design.groups[b.term].coefs))
+            log_jac = log_jac + lj
+        elif b.kind == "z":
+            out[b.name] = u.reshape(design.groups[b.term].n_levels, -1)
+        else:
+            out[b.name], lj = _constrain_elementwise(u, b)
+            log_jac = log_jac + lj
+    return Values(out, log_jac)
+
+
+def group_effects(values: Values, term: int, correlated: bool) -> jax.Array:
+    """r (levels x coefs): `diag(sd) L z_j` for each level j."""
+    z = values.blocks[f"z_{term}"]
+    sd = values.blocks[f"sd_{term}"]
+    if correlated:
+        z = z @ values.blocks[f"cor_{term}"].T
+    return z * sd
+
+
+def linear_predictor(values: Values, data: Data, design: Design, dpar: str) -> jax.Array:
+    d = design.dpars[dpar]
+    n = design.n_rows
+    eta = jnp.zeros(n)
+    if d.fixed.has_intercept:
+        eta = eta + values.blocks[f"intercept_{dpar}"][0]
+    if d.fixed.names:
+        eta = eta + data[f"X_{dpar}"] @ values.blocks[f"coefs_{dpar}"]
+    for i, g in enumerate(design.groups):
+        if g.dpar != dpar:
+            continue
+        r = group_effects(values, i, _is_correlated(values, i))
+        r = jnp.concatenate([r, jnp.zeros((1, r.shape[1]))])
+        eta = eta + jnp.sum(data[f"Z_{i}"] * r[data[f"index_{i}"]], axis=1)
+    return eta
+
+
+def _is_correlated(values: Values, term: int) -> bool:
+    return f"cor_{term}" in values.blocks
+
+
+def original_intercept(values: Values, data: Data, dpar: str) -> jax.Array:
+    """`b_Intercept = Intercept - means @ b`: the intercept on the original predictor scale."""
+    intercept = values.blocks[f"intercept_{dpar}"][0]
+    if f"coefs_{dpar}" in values.blocks:
+        intercept = intercept - data[f"means_{dpar}"] @ values.blocks[f"coefs_{dpar}"]
+    return intercept
+
+
+def log_prior(values: Values, data: Data, blocks: list[Block]) -> jax.Array:
+    lp = jnp.zeros(())
+    for b in blocks:
+        if b.kind == "z":
+            z = values.blocks[b.name]
+            lp = lp - 0.5 * jnp.sum(z * z) - 0.5 * z.size * LOG_2PI
+        elif b.kind == "cor":
+            lp = lp + lkj_cholesky_log_density(values.blocks[b.name], b.priors[0].spec.args[0])
+        else:
+            lp = lp + _elementwise_prior(values, data, b)
+    return lp
+
+
+def _elementwise_prior(values: Values, data: Data, block: Block) -> jax.Array:
+    v = values.blocks[block.name]
+    lp = jnp.zeros(())
+    for group in _same_prior_groups(block.priors):
+        prior = block.priors[group[0]]
+        x = v[np.array(group)]
+        if prior.original_scale:
+            x = original_intercept(values, data, block.dpar)[None]
+        lp = lp + prior_log_density(prior, x)
+    return lp
+
+
+def _same_prior_groups(priors: tuple[AssignedPrior, ...]) -> list[list[int]]:
+    groups: dict[tuple, list[int]] = {}
+    for i, p in enumerate(priors):
+        key = (p.spec.dist, p.spec.args, p.spec.power, p.lower, p.upper, p.original_scale)
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
+def distribution_parameters(values: Values, data: Data, design: Design, family: Family) -> Data:
+    """mu and every auxiliary parameter, row by row where they vary, on their natural scale."""
+    params = {}
+    for dpar in family.dpars:
+        if dpar in design.dpars:
+            params[dpar] = family.link(dpar).inverse(linear_predictor(values, data, design, dpar))
+        else:
+            params[dpar] = values.blocks[dpar][0]
+    return params
+
+
+def build_log_density(
+    blocks: list[Block], design: Design, family: Family
+) -> Callable[[jax.Array, Data], jax.Array]:
+    """The unnormalised log posterior of the unconstrained vector, given the data arrays."""
+
+    def log_density(theta: jax.Array, data: Data) -> jax.Array:
+        values = constrain(theta, blocks, design)
+        params = distribution_parameters(values, data, design, family)
+        log_lik = jnp.sum(family.log_likelihood(data["y"], params))
+        return log_lik + log_prior(values, data, blocks) + values.log_jacobian
+
+    return log_density

@@ -1,0 +1,61 @@
+"""The Fit object: what a user holds after sampling."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..inference import Diagnostics, Posterior, summarise
+from ..model import CompiledModel, describe
+
+
+class Fit:
+    """A fitted model: posterior draws as ArviZ data, summaries and diagnostics.
+
+    Example:
+        >>> import multilevel as ml, pandas as pd
+        >>> df = pd.DataFrame({"y": [1.0, 2.1, 2.9, 4.2, 5.1, 5.8], "x": [1.0, 2, 3, 4, 5, 6]})
+        >>> fit = ml.fit("y ~ x", df, chains=2, warmup=200, draws=200, seed=1)  # doctest: +SKIP
+        >>> fit.summary().loc["b_x", "mean"]  # doctest: +SKIP
+    """
+
+    engine = "full"
+
+    def __init__(self, model: CompiledModel, posterior: Posterior):
+        self._model = model
+        self._posterior = posterior
+
+    @property
+    def idata(self):
+        """ArviZ InferenceData: posterior (brms names, named dims), sample_stats, observed_data."""
+        return self._posterior.idata
+
+    @property
+    def diagnostics(self) -> Diagnostics:
+        return self._posterior.diagnostics
+
+    @property
+    def seed(self) -> int:
+        return self._posterior.settings.seed
+
+    def summary(self, group_effects: bool = False, prob: float = 0.95) -> pd.DataFrame:
+        """mean, sd, central `prob` interval, R-hat, bulk and tail ESS per parameter.
+
+        `group_effects=True` adds one row per group effect, e.g. `r_cluster[g01,tx]`.
+        """
+        if not 0 < prob < 1:
+            raise ValueError(f"prob must be between 0 and 1, got {prob}")
+        names = list(self._model.scalar_names)
+        if group_effects:
+            names += [e.name for e in self._model.effects]
+        return summarise(self.idata.posterior, names, prob)
+
+    def describe(self) -> str:
+        return describe(self._model)
+
+    def __repr__(self) -> str:
+        s = self._posterior.settings
+        return (
+            f"<multilevel.Fit {self._model.design.formula.source!r}: {s.chains} chains x "
+            f"{s.draws} draws, engine={self.engine}, "
+            f"{'diagnostics ok' if self.diagnostics.ok else 'see fit.diagnostics'}>"
+        )
