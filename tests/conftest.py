@@ -1,0 +1,39 @@
+"""Shared fixtures: the data sets and R reference fits copied into tests/data."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+# Compiled programs go to a throwaway cache, never the user's: set before the first fit.
+os.environ.setdefault("MULTILEVEL_CACHE_DIR", tempfile.mkdtemp(prefix="multilevel-test-cache-"))
+
+
+def load_data(name: str) -> pd.DataFrame:
+    return pd.read_csv(DATA / f"{name}.csv")
+
+
+def load_reference(name: str) -> dict:
+    return json.loads((DATA / "reference" / f"{name}.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def sleepstudy() -> pd.DataFrame:
+    return load_data("sleepstudy")
+
+
+@pytest.fixture(scope="session")
+def partially_clustered() -> pd.DataFrame:
+    return load_data("partially_clustered")
+
+
+@pytest.fixture(scope="session")
+def ratings() -> pd.DataFrame:
+    return load_data("ratings_2x2")
