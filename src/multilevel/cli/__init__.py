@@ -1,0 +1,11 @@
+"""Stage 8: the command line (`multilevel describe|fit DATA FORMULA ...`)."""
+
+from ._main import main
+
+__all__ = ["main"]
+
+
+def _entry() -> None:
+    import sys
+
+    sys.exit(main())
