@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import numpy as np
 
 from ..model import CompiledModel
+from ._arviz import arviz, preload
 from ._cache import configure_cache
 from ._diagnostics import Diagnostics, check, warn
 from ._nuts import SamplerOutput, SamplerSettings, _keys, run_nuts
 from ._summary import summarise
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", FutureWarning)
-    import arviz as az
 
 
 @dataclass(frozen=True)
 class Posterior:
     """What sampling gives the results stage."""
 
-    idata: az.InferenceData
+    idata: Any  # arviz.InferenceData
     diagnostics: Diagnostics
     sampler: SamplerOutput
     settings: SamplerSettings
@@ -32,6 +29,7 @@ class Posterior:
 def sample(model: CompiledModel, settings: SamplerSettings) -> Posterior:
     """Sample the posterior of `model` and check the sampler's health."""
     configure_cache()
+    preload()
     output = run_nuts(model.log_density(), model.data, model.dim, settings)
     idata = to_inference_data(model, output, settings.seed)
     table = summarise(idata.posterior, list(model.scalar_names))
@@ -40,7 +38,7 @@ def sample(model: CompiledModel, settings: SamplerSettings) -> Posterior:
     return Posterior(idata, diagnostics, output, settings)
 
 
-def to_inference_data(model: CompiledModel, output: SamplerOutput, seed: int) -> az.InferenceData:
+def to_inference_data(model: CompiledModel, output: SamplerOutput, seed: int) -> Any:
     chains, draws, dim = output.positions.shape
     flat = output.positions.reshape(chains * draws, dim)
     keys = _keys(np.random.default_rng([seed, 1]), chains * draws)
@@ -55,7 +53,7 @@ def to_inference_data(model: CompiledModel, output: SamplerOutput, seed: int) ->
         coords[level_dim], coords[f"{level_dim}__coef"] = list(e.levels), list(e.coefs)
         dims[e.name] = [level_dim, f"{level_dim}__coef"]
     y = np.asarray(model.data["y"])
-    return az.from_dict(
+    return arviz().from_dict(
         posterior=posterior,
         sample_stats=output.stats,
         observed_data={model.design.response_name: y},

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", FutureWarning)
-    import arviz as az
+from ._arviz import arviz
 
 COLUMNS = ("mean", "sd", "q2.5", "q97.5", "rhat", "ess_bulk", "ess_tail")
 
@@ -22,6 +18,7 @@ def summarise(posterior, names: list[str] | None = None, prob: float = 0.95) -> 
     """
     ds = posterior if names is None else posterior[names]
     lo, hi = (1 - prob) / 2, 1 - (1 - prob) / 2
+    az = arviz()
     rhat, bulk, tail = az.rhat(ds), az.ess(ds, method="bulk"), az.ess(ds, method="tail")
     rows, index = [], []
     for name, var in ds.data_vars.items():

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-from scipy import special, stats
+from scipy import special
 
 from ..priors import AssignedPrior
 
@@ -67,9 +67,9 @@ LOG_DENSITIES: dict[str, Kernel] = {
 }
 
 _CDF: dict[str, Callable[..., float]] = {
-    "normal": lambda q, mu, sd: stats.norm.cdf(q, mu, sd),
-    "student_t": lambda q, nu, mu, sd: stats.t.cdf(q, nu, mu, sd),
-    "cauchy": lambda q, mu, sd: stats.cauchy.cdf(q, mu, sd),
+    "normal": lambda q, mu, sd: special.ndtr((q - mu) / sd),
+    "student_t": lambda q, nu, mu, sd: special.stdtr(nu, (q - mu) / sd),
+    "cauchy": lambda q, mu, sd: 0.5 + math.atan((q - mu) / sd) / math.pi,
 }
 
 
