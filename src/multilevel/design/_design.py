@@ -58,7 +58,9 @@ def build_design(formula: ModelFormula, data: Any, na_action: str = "error") -> 
     require_columns(frame, sorted(factor_columns), "grouping factor")
     if _IDENTIFIER.match(formula.response):
         require_columns(frame, [formula.response], "response")
-    used = _value_columns(formula, frame) - (factor_columns - _predictor_names(formula))
+    # Grouping columns are checked by group_design: a missing group can be allowed.
+    values = _predictor_names(formula) | formula_names(formula.response)
+    used = {c for c in frame.columns if str(c) in values}
     frame, missing = handle_missing(frame, sorted(used), na_action)
     if frame.shape[0] < 2:
         raise DataError(f"the data has {frame.shape[0]} row; a model needs at least 2")
@@ -88,12 +90,6 @@ def _predictor_names(formula: ModelFormula) -> set[str]:
         for g in d.groups:
             names |= formula_names(g.terms)
     return names
-
-
-def _value_columns(formula: ModelFormula, frame: pd.DataFrame) -> set[str]:
-    names = _predictor_names(formula) | formula_names(formula.response)
-    names |= {c for d in formula.dpars.values() for g in d.groups for c in g.factor}
-    return {c for c in frame.columns if str(c) in names}
 
 
 def _response(expr: str, frame: pd.DataFrame) -> pd.Series:

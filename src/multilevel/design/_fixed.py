@@ -60,9 +60,9 @@ def encode(expr: str, frame: pd.DataFrame, context: str) -> Encoded:
 def _unknown_name_error(
     err: Exception, frame: pd.DataFrame, expr: str, context: str
 ) -> DataError | FormulaError:
-    match = re.search(r"`([^`]+)` is not present", str(err))
+    match = re.search(r"`([^`]+)` is not present|name '([^']+)' is not defined", str(err))
     if match:
-        name = match.group(1)
+        name = match.group(1) or match.group(2)
         return DataError(
             f"unknown column '{name}' in {context} '{expr}'"
             f"{did_you_mean(name, map(str, frame.columns))}; the data has columns: "

@@ -132,8 +132,7 @@ def _column_codes(column: pd.Series) -> tuple[np.ndarray, list[str], np.ndarray]
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         values = present.to_numpy(dtype=float)
         uniq = np.unique(values)
-        integral = np.all(uniq == np.round(uniq))
-        labels = [str(int(v)) if integral else str(v) for v in uniq]
+        labels = [np.format_float_positional(v, trim="-") for v in uniq]  # as R: 2.0 -> "2"
         found = np.searchsorted(uniq, values)
     else:
         text = present.astype(str).to_numpy()

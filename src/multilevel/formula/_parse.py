@@ -85,7 +85,8 @@ def _parse_rhs(text: str, start: int) -> LinearFormula:
         if _is_group_term(stripped):
             groups.extend(_parse_group_term(text, lead, stripped))
         elif "|" in stripped:
-            bar = lead + stripped.index("|")
+            top = _top_level_positions(stripped, "|")
+            bar = lead + (top[0] if top else stripped.index("|"))
             raise FormulaError(
                 "'|' outside a group term: write group terms as '(terms | group)' and add "
                 "them with '+'",
@@ -161,7 +162,12 @@ def _check_response_not_on_rhs(lhs: str, mu: LinearFormula, text: str) -> None:
     for g in mu.groups:
         rhs_names |= {_unquote(t) for t in _TOKEN.findall(g.terms)} | set(g.factor)
     if response in rhs_names:
-        pos = text.index("~") + 1 + text[text.index("~") + 1 :].find(lhs)
+        rhs_start = text.index("~") + 1
+        pos = next(
+            rhs_start + m.start()
+            for m in _TOKEN.finditer(text[rhs_start:])
+            if _unquote(m.group()) == response
+        )
         raise FormulaError(
             f"the response '{response}' also appears on the right-hand side; a response "
             "cannot predict itself",
@@ -172,8 +178,13 @@ def _check_response_not_on_rhs(lhs: str, mu: LinearFormula, text: str) -> None:
 
 def _check_parentheses(text: str) -> None:
     depth_stack: list[int] = []
+    quoted = False
     for i, ch in enumerate(text):
-        if ch == "(":
+        if ch == "`":
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch == "(":
             depth_stack.append(i)
         elif ch == ")":
             if not depth_stack:

@@ -88,12 +88,18 @@ def prior_log_density(prior: AssignedPrior, x: jax.Array) -> jax.Array:
     return jnp.sum(lp) - x.size * truncation_log_mass(prior)
 
 
+def _power(x: float, p: int) -> float:
+    """x**p on [0, inf], with 0**-2 = inf and inf**-2 = 0."""
+    if x == 0 and p < 0:
+        return math.inf
+    return x**p
+
+
 def truncation_log_mass(prior: AssignedPrior) -> float:
     """log P(lower < x^p < upper) under the prior, for distributions on the real line."""
     spec = prior.spec
     if spec.dist not in _CDF or (math.isinf(prior.lower) and math.isinf(prior.upper)):
         return 0.0
-    lo, hi = (prior.lower**spec.power, prior.upper**spec.power)
-    lo, hi = min(lo, hi), max(lo, hi)
+    lo, hi = sorted(_power(bound, spec.power) for bound in (prior.lower, prior.upper))
     mass = _CDF[spec.dist](hi, *spec.args) - _CDF[spec.dist](lo, *spec.args)
     return math.log(mass)

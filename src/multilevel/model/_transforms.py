@@ -19,20 +19,20 @@ def corr_cholesky(u: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
     """Cholesky factor of a k x k correlation matrix from k(k-1)/2 reals, and log|Jacobian|.
 
     Stan's construction: canonical partial correlations z = tanh(u) fill the strict lower
-    triangle row by row; `L[i, j] = z[i, j] * sqrt(1 - sum_{m<j} L[i, m]^2)`.
+    triangle row by row; `L[i, j] = z[i, j] * sqrt(1 - sum_{m<j} L[i, m]^2)`, where
+    `1 - sum_{m<j} L[i, m]^2 = prod_{m<j} (1 - z[i, m]^2)`. Everything is formed in log space,
+    with `log(1 - tanh(u)^2) = 2 (log 2 - |u| - softplus(-2|u|))`, so that it stays finite
+    far in the tails.
     """
     rows, cols = np.tril_indices(k, -1)
     z = jnp.zeros((k, k)).at[rows, cols].set(jnp.tanh(u))
-    one_minus = 1.0 - z**2
-    # remaining[i, j] = prod_{m<j} (1 - z[i, m]^2) = 1 - sum_{m<j} L[i, m]^2
-    remaining = jnp.cumprod(jnp.concatenate([jnp.ones((k, 1)), one_minus[:, :-1]], axis=1), axis=1)
-    off_diagonal = z * jnp.sqrt(remaining)
-    diagonal = jnp.sqrt(jnp.prod(jnp.where(np.tri(k, k, -1, dtype=bool), one_minus, 1.0), axis=1))
-    L = jnp.where(np.eye(k, dtype=bool), diagonal[:, None], off_diagonal)
+    a = jnp.abs(u)
+    log1m = jnp.zeros((k, k)).at[rows, cols].set(2 * (LOG_2 - a - jax.nn.softplus(-2 * a)))
+    log_remaining = jnp.cumsum(log1m, axis=1) - log1m
+    diagonal = jnp.exp(0.5 * jnp.sum(log1m, axis=1))
+    L = jnp.where(np.eye(k, dtype=bool), diagonal[:, None], z * jnp.exp(0.5 * log_remaining))
     L = jnp.where(np.tri(k, k, 0, dtype=bool), L, 0.0)
-    log_jac = jnp.sum(jnp.log(one_minus[rows, cols])) + 0.5 * jnp.sum(
-        jnp.log(remaining[rows, cols])
-    )
+    log_jac = jnp.sum(log1m) + 0.5 * jnp.sum(log_remaining[rows, cols])
     return L, log_jac
 
 
@@ -59,3 +59,4 @@ def log_sigmoid_jacobian(u: jax.Array, width: np.ndarray) -> jax.Array:
 
 
 LOG_2PI = math.log(2 * math.pi)
+LOG_2 = math.log(2)

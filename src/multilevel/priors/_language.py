@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -118,7 +119,10 @@ def _parse_args(raw: str, text: str) -> tuple[float, ...]:
                 f"the argument '{part}' of the prior '{text}' is not a number; arguments are "
                 "plain numbers (SAS's 'var=1e6' is written as an sd: normal(0, 1000))"
             )
-        values.append(float(part))
+        value = float(part)
+        if not math.isfinite(value):
+            raise PriorError(f"the argument '{part}' of the prior '{text}' is not a finite number")
+        values.append(value)
     return tuple(values)
 
 
