@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -145,10 +145,21 @@ def _iteration(log_density: Callable, settings: SamplerSettings) -> Callable:
     return one_chain
 
 
-def _chunk_runner(log_density: Callable, settings: SamplerSettings) -> Callable:
+RECORD = ("position", "lp", "diverging", "n_steps", "tree_depth", "acceptance_rate", "energy")
+RECORD += ("step_size",)
+
+#: Turns a function and example arguments into a compiled function; `_programs.program`
+#: is the one fits use (it keeps traced programs on disk), `plain_jit` the simplest.
+Compiler = Callable[[Callable, tuple, Any], Callable]
+
+
+def plain_jit(fn: Callable, args: tuple, out_structure: Any) -> Callable:
+    return jax.jit(fn)
+
+
+def _chunk_fn(log_density: Callable, settings: SamplerSettings) -> Callable:
     one_chain = _iteration(log_density, settings)
 
-    @jax.jit
     def run_chunk(chains: _Chain, steps: _Step, data):
         def body(carry, step):
             return jax.lax.map(lambda c: one_chain(c, step, data), carry)
@@ -158,8 +169,8 @@ def _chunk_runner(log_density: Callable, settings: SamplerSettings) -> Callable:
     return run_chunk
 
 
-def _starter(log_density: Callable, settings: SamplerSettings) -> Callable:
-    """A jitted function from starting points and keys to the chains' first state."""
+def _start_fn(log_density: Callable, settings: SamplerSettings) -> Callable:
+    """From starting points and keys to the chains' first state."""
     da_init, _, _ = dual_averaging_adaptation(settings.target_accept)
     mm_init, _, _ = mass_matrix_adaptation(is_diagonal_matrix=True)
 
@@ -168,7 +179,22 @@ def _starter(log_density: Callable, settings: SamplerSettings) -> Callable:
         dim = position.shape[0]
         return _Chain(state, jnp.ones(()), jnp.ones(dim), da_init(1.0), mm_init(dim), key)
 
-    return jax.jit(jax.vmap(start_one, in_axes=(0, 0, None)))
+    def start(positions, keys, data) -> _Chain:
+        return jax.vmap(start_one, in_axes=(0, 0, None))(positions, keys, data)
+
+    return start
+
+
+def _chain_structure(settings: SamplerSettings, dim: int) -> Any:
+    """The pytree structure of `_Chain`, found without tracing the log density."""
+    da_init, _, _ = dual_averaging_adaptation(settings.target_accept)
+    mm_init, _, _ = mass_matrix_adaptation(is_diagonal_matrix=True)
+
+    def template() -> _Chain:
+        z = jnp.zeros(dim)
+        return _Chain(hmc.HMCState(z, 0.0, z), 1.0, z, da_init(1.0), mm_init(dim), 0)
+
+    return jax.tree.structure(jax.eval_shape(template))
 
 
 def _keys(rng: np.random.Generator, n: int) -> jax.Array:
@@ -178,13 +204,20 @@ def _keys(rng: np.random.Generator, n: int) -> jax.Array:
 
 
 def initial_chains(
-    log_density: Callable, data, dim: int, settings: SamplerSettings, rng: np.random.Generator
+    log_density: Callable,
+    data,
+    dim: int,
+    settings: SamplerSettings,
+    rng: np.random.Generator,
+    compiler: Compiler = plain_jit,
 ) -> _Chain:
     """Stan's initialisation: uniform(-2, 2) on the unconstrained scale, redrawn for a chain
     whose log density or gradient is not finite there."""
-    start = _starter(log_density, settings)
     keys = _keys(rng, settings.chains)
     positions = rng.uniform(-INIT_RADIUS, INIT_RADIUS, size=(settings.chains, dim))
+    start = compiler(
+        _start_fn(log_density, settings), (positions, keys, data), _chain_structure(settings, dim)
+    )
     for _ in range(INIT_TRIES):
         chains = start(positions, keys, data)
         finite = np.isfinite(np.asarray(chains.state.logdensity)) & np.all(
@@ -212,7 +245,13 @@ def _advance(run_chunk: Callable, chains: _Chain, steps: _Step, data) -> tuple[_
     return jax.block_until_ready(out)
 
 
-def run_nuts(log_density: Callable, data, dim: int, settings: SamplerSettings) -> SamplerOutput:
+def run_nuts(
+    log_density: Callable,
+    data,
+    dim: int,
+    settings: SamplerSettings,
+    compiler: Compiler = plain_jit,
+) -> SamplerOutput:
     """Run `settings.chains` chains of NUTS on `log_density(theta, data)`.
 
     The chains are split into equal groups, one per core, each advanced by the same compiled
@@ -220,15 +259,19 @@ def run_nuts(log_density: Callable, data, dim: int, settings: SamplerSettings) -
     """
     start = time.perf_counter()
     rng = np.random.default_rng(settings.seed)
-    chains = initial_chains(log_density, data, dim, settings, rng)
+    chains = initial_chains(log_density, data, dim, settings, rng, compiler)
     schedule = _schedule(settings.warmup, settings.draws)
-    run_chunk = _chunk_runner(log_density, settings)
     progress = _Progress(settings, len(schedule.active))
     n_groups = chain_groups(settings.chains)
     size = settings.chains // n_groups
     groups = [
         jax.tree.map(lambda x, g=g: x[g * size : (g + 1) * size], chains) for g in range(n_groups)
     ]
+    first_steps = _Step(*(a[:CHUNK] for a in schedule))
+    out_structure = jax.tree.structure((groups[0], dict.fromkeys(RECORD, 0)))
+    run_chunk = compiler(
+        _chunk_fn(log_density, settings), (groups[0], first_steps, data), out_structure
+    )
     records = []
     with ThreadPoolExecutor(n_groups) as pool:
         for begin in range(0, len(schedule.active), CHUNK):

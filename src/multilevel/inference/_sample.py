@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import jax
@@ -12,7 +13,8 @@ from ..model import CompiledModel
 from ._arviz import arviz, preload
 from ._cache import configure_cache
 from ._diagnostics import Diagnostics, check, warn
-from ._nuts import SamplerOutput, SamplerSettings, _keys, run_nuts
+from ._nuts import Compiler, SamplerOutput, SamplerSettings, _keys, plain_jit, run_nuts
+from ._programs import program
 from ._summary import summarise
 
 
@@ -28,24 +30,34 @@ class Posterior:
 
 def sample(model: CompiledModel, settings: SamplerSettings) -> Posterior:
     """Sample the posterior of `model` and check the sampler's health."""
-    configure_cache()
+    directory = configure_cache()
     preload()
-    output = run_nuts(model.log_density(), model.data, model.dim, settings)
-    idata = to_inference_data(model, output, settings.seed)
+    settings_key = f"{settings.target_accept!r};{settings.max_treedepth}"
+    compiler = partial(
+        program, fingerprint=f"{model.fingerprint};{settings_key}", directory=directory
+    )
+    output = run_nuts(model.log_density(), model.data, model.dim, settings, compiler)
+    idata = to_inference_data(model, output, settings.seed, compiler)
     table = summarise(idata.posterior, list(model.scalar_names))
     diagnostics = check(table, output.stats, settings.chains, settings.max_treedepth)
     warn(diagnostics)
     return Posterior(idata, diagnostics, output, settings)
 
 
-def to_inference_data(model: CompiledModel, output: SamplerOutput, seed: int) -> Any:
+def to_inference_data(
+    model: CompiledModel, output: SamplerOutput, seed: int, compiler: Compiler = plain_jit
+) -> Any:
     chains, draws, dim = output.positions.shape
     flat = output.positions.reshape(chains * draws, dim)
     keys = _keys(np.random.default_rng([seed, 1]), chains * draws)
-    named = jax.jit(jax.vmap(model.derived))(flat, keys)
+    names = (*model.scalar_names, *(e.name for e in model.effects))
+    derive = compiler(
+        jax.vmap(model.derived), (flat, keys), jax.tree.structure(dict.fromkeys(names, 0))
+    )
+    named = derive(flat, keys)
     posterior = {
         name: np.asarray(named[name]).reshape(chains, draws, *named[name].shape[1:])
-        for name in (*model.scalar_names, *(e.name for e in model.effects))
+        for name in names
     }
     coords, dims = {}, {}
     for e in model.effects:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -50,6 +51,42 @@ class CompiledModel:
     @property
     def dim(self) -> int:
         return self.blocks[-1].stop if self.blocks else 0
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of everything the traced programs bake in: the structure of the design,
+        the family, and each block's bounds, units and priors. Data arrays are arguments of
+        the programs, not part of it."""
+        digest = hashlib.sha256(self.family.name.encode())
+        digest.update(str(self.design.n_rows).encode())
+        for dpar, d in self.design.dpars.items():
+            digest.update(repr((dpar, d.fixed.has_intercept, d.fixed.names)).encode())
+        for g in self.design.groups:
+            digest.update(repr((g.group, g.dpar, g.coefs, g.term.correlated, g.n_levels)).encode())
+        for b in self.blocks:
+            digest.update(repr((b.name, b.kind, b.dpar, b.start, b.size, b.term)).encode())
+            for a in (b.loc, b.scale):
+                digest.update(b"-" if a is None else np.ascontiguousarray(a).tobytes())
+            for p in b.priors:
+                spec = p.spec
+                digest.update(
+                    repr(
+                        (
+                            p.slot.name,
+                            spec.dist,
+                            spec.args,
+                            spec.power,
+                            p.lower,
+                            p.upper,
+                            p.original_scale,
+                        )
+                    ).encode()
+                )
+        for e in self.effects:
+            digest.update(repr((e.name, e.coefs, e.terms, len(e.levels))).encode())
+            for pos in e.positions:
+                digest.update(np.ascontiguousarray(pos).tobytes())
+        return digest.hexdigest()
 
     def log_density(self):
         return build_log_density(self.blocks, self.design, self.family)

@@ -1,0 +1,103 @@
+"""Traced programs kept on disk, so a warm run skips tracing and lowering too.
+
+JAX's persistent cache skips XLA compilation, but every process still traces the Python
+functions and lowers them to StableHLO first: about a second for NUTS. Here each program is
+exported once with `jax.export` and stored under a key that covers everything it depends on:
+the model's fingerprint (its structure and the constants baked into the log density), the
+argument shapes and dtypes, the versions of JAX and blackjax, and the source of this package.
+Arguments and results travel as flat lists of arrays; their pytree structure is rebuilt here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import jax
+from jax import export
+
+Program = Callable[..., Any]
+
+
+@cache
+def _source_hash() -> str:
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _versions() -> str:
+    return ";".join(f"{p}={metadata.version(p)}" for p in ("jax", "jaxlib", "blackjax"))
+
+
+def _signature(leaves: list) -> str:
+    return ";".join(f"{jax.typeof(x).str_short()}" for x in leaves)
+
+
+def program(
+    fn: Callable, args: tuple, out_structure: Any, fingerprint: str, directory: Path | None
+) -> Program:
+    """`fn` as a compiled function of `args`, loaded from `directory` when exported before.
+
+    `out_structure` is the pytree structure of `fn`'s result (`jax.tree.structure` of an
+    example). With `directory=None` nothing is stored, but the program still goes through
+    `jax.export`, so that draws do not depend on whether the cache is on.
+    """
+    leaves, in_tree = jax.tree.flatten(args)
+    key = hashlib.sha256(
+        "\n".join(
+            (
+                fingerprint,
+                getattr(fn, "__name__", ""),
+                str(in_tree),
+                _signature(leaves),
+                _versions(),
+                _source_hash(),
+            )
+        ).encode()
+    ).hexdigest()[:40]
+    path = None if directory is None else directory / "programs" / f"{key}.jaxexport"
+    exported = None if path is None else _load(path)
+    if exported is None:
+
+        def flat(*flat_args):
+            return jax.tree.leaves(fn(*jax.tree.unflatten(in_tree, flat_args)))
+
+        exported = export.export(jax.jit(flat))(*leaves)
+        if path is not None:
+            _store(path, exported.serialize())
+    call = jax.jit(exported.call)
+
+    def run(*call_args):
+        return jax.tree.unflatten(out_structure, call(*jax.tree.leaves(call_args)))
+
+    return run
+
+
+def _load(path: Path) -> export.Exported | None:
+    try:
+        return export.deserialize(bytearray(path.read_bytes()))
+    except FileNotFoundError:
+        return None
+    except Exception:  # a truncated or foreign file: export again and overwrite it
+        return None
+
+
+def _store(path: Path, data: bytes | bytearray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
