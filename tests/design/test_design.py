@@ -573,3 +573,13 @@ def test_frame_index_does_not_matter(small):
 )
 def test_brms_name(column, name):
     assert brms_name(column) == name
+
+
+def test_drop_removes_rows_without_a_group_and_reports_them(partially_clustered):
+    df = partially_clustered.copy()
+    df.loc[df.tx == 0, "cluster"] = np.nan  # allowed: no group effect on these rows
+    df.loc[150, "cluster"] = np.nan  # a treated row without a cluster: cannot be placed
+    d = design("y ~ tx + (0 + tx | cluster)", df, na_action="drop")
+    assert d.n_rows == 199
+    assert d.missing.rows == 1 and d.missing.columns == ("cluster",)
+    assert d.groups[0].rows_missing_group == 100

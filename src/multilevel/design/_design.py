@@ -6,13 +6,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .._errors import DataError, ModelError
 from ..formula import ModelFormula, formula_names
 from ._data import MissingReport, as_frame, handle_missing, require_columns
 from ._fixed import FixedDesign, encode, fixed_design
-from ._groups import GroupDesign, group_design
+from ._groups import GroupDesign, group_design, rows_missing_group
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
@@ -62,6 +63,8 @@ def build_design(formula: ModelFormula, data: Any, na_action: str = "error") -> 
     values = _predictor_names(formula) | formula_names(formula.response)
     used = {c for c in frame.columns if str(c) in values}
     frame, missing = handle_missing(frame, sorted(used), na_action)
+    if na_action == "drop":
+        frame, missing = _drop_rows_without_group(formula, frame, missing)
     if frame.shape[0] < 2:
         raise DataError(f"the data has {frame.shape[0]} row; a model needs at least 2")
     response = _response(formula.response, frame)
@@ -81,6 +84,23 @@ def build_design(formula: ModelFormula, data: Any, na_action: str = "error") -> 
         missing=missing,
         frame=frame,
     )
+
+
+def _drop_rows_without_group(
+    formula: ModelFormula, frame: pd.DataFrame, missing: MissingReport
+) -> tuple[pd.DataFrame, MissingReport]:
+    drop = np.zeros(len(frame), dtype=bool)
+    columns = list(missing.columns)
+    for linear in formula.dpars.values():
+        for term in linear.groups:
+            hit = rows_missing_group(term, frame)
+            if hit.any():
+                drop |= hit
+                columns += [c for c in term.factor if c not in columns]
+    if not drop.any():
+        return frame, missing
+    kept = frame.loc[~drop].reset_index(drop=True)
+    return kept, MissingReport(missing.rows + int(drop.sum()), tuple(columns))
 
 
 def _predictor_names(formula: ModelFormula) -> set[str]:

@@ -78,7 +78,8 @@ def group_design(term: GroupTerm, dpar: str, frame: pd.DataFrame) -> GroupDesign
             f"{n_bad} row(s) have a missing value in the grouping column(s) "
             f"{', '.join(repr(c) for c in term.factor)} of {term.source} but non-zero "
             f"group-term columns ({', '.join(enc.columns)}); give them a group, or make "
-            "sure only rows with all group-term columns 0 (e.g. unclustered controls) lack one"
+            "sure only rows with all group-term columns 0 (e.g. unclustered controls) lack one; "
+            "na_action='drop' drops such rows"
         )
     level_has_data = np.zeros(len(labels), dtype=bool)
     np.logical_or.at(level_has_data, codes[~missing], active[~missing])
@@ -106,6 +107,20 @@ def group_design(term: GroupTerm, dpar: str, frame: pd.DataFrame) -> GroupDesign
     )
 
 
+def rows_missing_group(term: GroupTerm, frame: pd.DataFrame) -> np.ndarray:
+    """Rows that lack a group for `term` although its columns are not all 0 there."""
+    enc = encode(term.terms, frame, f"the group term {term.source}")
+    missing = np.any([_column_missing(frame[name]) for name in term.factor], axis=0)
+    return missing & np.any(enc.matrix != 0, axis=1)
+
+
+def _column_missing(column: pd.Series) -> np.ndarray:
+    missing = column.isna().to_numpy().copy()
+    if column.dtype == object or pd.api.types.is_string_dtype(column):
+        missing |= column.astype(str).str.strip().eq("").to_numpy()
+    return missing
+
+
 def _factor_codes(
     frame: pd.DataFrame, factor: tuple[str, ...]
 ) -> tuple[np.ndarray, list[str], np.ndarray]:
@@ -122,9 +137,7 @@ def _factor_codes(
 
 
 def _column_codes(column: pd.Series) -> tuple[np.ndarray, list[str], np.ndarray]:
-    missing = column.isna().to_numpy().copy()
-    if column.dtype == object or pd.api.types.is_string_dtype(column):
-        missing |= column.astype(str).str.strip().eq("").to_numpy()
+    missing = _column_missing(column)
     if isinstance(column.dtype, pd.CategoricalDtype):
         codes = column.cat.codes.to_numpy().astype(np.int64)
         return np.where(missing, 0, codes), [str(c) for c in column.cat.categories], missing
