@@ -176,6 +176,15 @@ def target_lines(runs: list[Run]) -> list[str]:
     return lines
 
 
+def error_lines(runs: list[Run]) -> list[str]:
+    """The failed runs, each with the last lines of its stderr."""
+    failed = [r for r in runs if r.status == "error"]
+    lines = ["", "Errors:"] if failed else []
+    for r in failed:
+        lines += [f"- {r.model} {r.tool} {r.cache}:", "```", r.error, "```"]
+    return lines
+
+
 def machine() -> dict[str, Any]:
     load = os.getloadavg()
     return {
@@ -244,6 +253,7 @@ def main(argv: list[str] | None = None) -> None:
             "",
             "multilevel targets:",
             *target_lines(runs),
+            *error_lines(runs),
         ]
     )
     print(text)

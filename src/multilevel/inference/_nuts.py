@@ -1,14 +1,15 @@
 """blackjax NUTS with Stan's windowed adaptation, warmup and sampling fused in one program.
 
-One jitted function advances every chain by a fixed-length chunk of iterations;
-each iteration reads its role (adapting fast or slow, closing a window, ending warmup,
-sampling, padding) from a schedule passed in as data. The same compiled program therefore
-serves warmup and sampling and any number of iterations, and calling it chunk by chunk gives
-a progress bar without host callbacks, which would keep it out of JAX's persistent cache.
+One compiled program advances a group of chains by a fixed-length chunk of iterations; each
+iteration reads its role (adapting fast or slow, closing a window, ending warmup, sampling,
+padding) from a schedule passed in as data. The same program therefore serves warmup and
+sampling and any number of iterations, and calling it chunk by chunk gives a progress bar
+without host callbacks, which would keep it out of JAX's persistent cache.
 
 Within a program, chains run one after the other (`lax.map`), not vmapped: measured on
 sleepstudy on the 2-core CPU machine, vmapping NUTS's nested while loops costs more to trace
 and compile (cold fit 13.5 s vs 11.3 s) than lockstep execution saves (warm 8.3 s vs 7.3 s).
+Instead, groups of chains run side by side on their own threads, one group per core.
 """
 
 from __future__ import annotations
