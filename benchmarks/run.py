@@ -43,7 +43,7 @@ class Run:
     tool: str
     cache: str
     repeat: int
-    status: str  # ok | timeout | error
+    status: str  # ok | timeout | error | skipped
     wall_s: float
     report: dict[str, Any] = field(default_factory=dict)
     error: str = ""
@@ -111,8 +111,9 @@ def cold_and_warm(python: str, model: str, tool: str, repeat: int, timeout: floa
             run.cache, run.repeat = cache, repeat
             print(_progress_line(run), file=sys.stderr, flush=True)
             runs.append(run)
-            if run.status == "timeout":
-                break  # a warm rerun would time out again; don't spend another timeout on it
+            if run.status == "timeout":  # a warm rerun would time out again: don't wait twice
+                runs.append(Run(model, tool, "warm", repeat, "skipped", 0.0))
+                break
     return runs
 
 
@@ -141,7 +142,10 @@ def _row(key: tuple[str, str, str], runs: list[Run], timeouts: dict[str, float])
     ok = [r for r in runs if r.status == "ok"]
     if not ok:
         status = runs[0].status
-        wall = f"> {timeouts[tool]:.0f} (timeout)" if status == "timeout" else "error"
+        wall = {
+            "timeout": f"> {timeouts[tool]:.0f} (timeout)",
+            "skipped": "not run (cold timed out)",
+        }.get(status, "error")
         return f"| {model} | {tool} | {cache} | {wall} | - | - | - | - |"
     wall = statistics.median(r.wall_s for r in ok)
     ess = statistics.median(r.report["min_ess_bulk"] for r in ok)
