@@ -6,8 +6,12 @@ Example:
     ['DataError', 'Fit', 'FormulaError']
 """
 
-from ._api import Model, fit
-from ._errors import (
+from ._host import request_host_devices
+
+request_host_devices()
+
+from ._api import Model, fit  # noqa: E402
+from ._errors import (  # noqa: E402
     DataError,
     FormulaError,
     ModelError,
@@ -15,7 +19,7 @@ from ._errors import (
     PriorError,
     SamplingWarning,
 )
-from .results import Fit
+from .results import Fit  # noqa: E402
 
 __version__ = "0.1.0"
 

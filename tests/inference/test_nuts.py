@@ -69,13 +69,14 @@ def test_schedule_matches_blackjax_and_pads_to_chunks():
     steps = _schedule(150, 60)
     assert len(steps.active) % CHUNK == 0 and steps.active.sum() == 210
     assert steps.warmup.sum() == 150 and steps.last_warmup.sum() == 1 and steps.last_warmup[149]
+    assert steps.first.sum() == 1 and steps.first[0]
     plan = build_schedule(150)
     assert steps.stage[:150].tolist() == [s for s, _ in plan]
     assert steps.window_end[:150].tolist() == [e for _, e in plan]
 
 
 @pytest.mark.parametrize(
-    ("chains", "cores", "groups"), [(4, 2, 2), (4, 1, 1), (3, 2, 1), (6, 4, 3), (1, 8, 1)]
+    ("chains", "devices", "groups"), [(4, 2, 2), (4, 1, 1), (3, 2, 1), (6, 4, 3), (1, 8, 1)]
 )
-def test_chain_groups_divide_chains(chains, cores, groups):
-    assert chain_groups(chains, cores) == groups
+def test_chain_groups_divide_chains(chains, devices, groups):
+    assert chain_groups(chains, devices) == groups

@@ -14,7 +14,6 @@ Instead, groups of chains run side by side on their own threads, one group per c
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -70,6 +69,7 @@ class _Chain(NamedTuple):
 
 
 class _Step(NamedTuple):
+    first: jax.Array
     stage: jax.Array
     window_end: jax.Array
     warmup: jax.Array
@@ -87,13 +87,34 @@ def _schedule(warmup: int, draws: int) -> _Step:
         stage[:warmup] = [s for s, _ in plan]
         window_end[:warmup] = [e for _, e in plan]
     steps = np.arange(padded)
-    return _Step(stage, window_end, steps < warmup, steps == warmup - 1, steps < total)
+    return _Step(steps == 0, stage, window_end, steps < warmup, steps == warmup - 1, steps < total)
 
 
 def _iteration(log_density: Callable, settings: SamplerSettings) -> Callable:
     kernel = nuts.build_kernel()
     da_init, da_update, da_final = dual_averaging_adaptation(settings.target_accept)
-    _, mm_update, mm_final = mass_matrix_adaptation(is_diagonal_matrix=True)
+    mm_init, mm_update, mm_final = mass_matrix_adaptation(is_diagonal_matrix=True)
+
+    def start(chain: _Chain, data) -> _Chain:
+        """Stan's initialisation: the given point, redrawn uniformly in (-2, 2) on the
+        unconstrained scale while the log density or its gradient is not finite."""
+        density = partial(log_density, data=data)
+        dim = chain.state.position.shape[0]
+
+        def unusable(carry):
+            tries, _, state = carry
+            finite = jnp.isfinite(state.logdensity) & jnp.all(jnp.isfinite(state.logdensity_grad))
+            return (tries < INIT_TRIES) & ~finite
+
+        def redraw(carry):
+            tries, key, _ = carry
+            key, sub = jax.random.split(key)
+            position = jax.random.uniform(sub, (dim,), minval=-INIT_RADIUS, maxval=INIT_RADIUS)
+            return tries + 1, key, hmc.init(position, density)
+
+        first = hmc.init(chain.state.position, density)
+        _, key, state = jax.lax.while_loop(unusable, redraw, (0, chain.key, first))
+        return _Chain(state, jnp.ones(()), jnp.ones(dim), da_init(1.0), mm_init(dim), key)
 
     def adapt(chain: _Chain, step: _Step, position, acceptance) -> _Chain:
         da = da_update(chain.da, acceptance)
@@ -113,6 +134,7 @@ def _iteration(log_density: Callable, settings: SamplerSettings) -> Callable:
         return chain._replace(da=da, mm=mm, step_size=final_step, inverse_mass_matrix=imm)
 
     def one_chain(chain: _Chain, step: _Step, data) -> tuple[_Chain, dict]:
+        chain = jax.lax.cond(step.first, lambda c: start(c, data), lambda c: c, chain)
         key, sub = jax.random.split(chain.key)
         density = partial(log_density, data=data)
         state, info = kernel(
@@ -170,24 +192,9 @@ def _chunk_fn(log_density: Callable, settings: SamplerSettings) -> Callable:
     return run_chunk
 
 
-def _start_fn(log_density: Callable, settings: SamplerSettings) -> Callable:
-    """From starting points and keys to the chains' first state."""
-    da_init, _, _ = dual_averaging_adaptation(settings.target_accept)
-    mm_init, _, _ = mass_matrix_adaptation(is_diagonal_matrix=True)
-
-    def start_one(position, key, data) -> _Chain:
-        state = hmc.init(position, partial(log_density, data=data))
-        dim = position.shape[0]
-        return _Chain(state, jnp.ones(()), jnp.ones(dim), da_init(1.0), mm_init(dim), key)
-
-    def start(positions, keys, data) -> _Chain:
-        return jax.vmap(start_one, in_axes=(0, 0, None))(positions, keys, data)
-
-    return start
-
-
-def _chain_structure(settings: SamplerSettings, dim: int) -> Any:
-    """The pytree structure of `_Chain`, found without tracing the log density."""
+def _first_carry(settings: SamplerSettings, dim: int, rng: np.random.Generator) -> _Chain:
+    """Starting points and keys for every chain; the rest is filled in by the program's
+    first iteration (see `start`), so only the structure is needed here."""
     da_init, _, _ = dual_averaging_adaptation(settings.target_accept)
     mm_init, _, _ = mass_matrix_adaptation(is_diagonal_matrix=True)
 
@@ -195,7 +202,12 @@ def _chain_structure(settings: SamplerSettings, dim: int) -> Any:
         z = jnp.zeros(dim)
         return _Chain(hmc.HMCState(z, 0.0, z), 1.0, z, da_init(1.0), mm_init(dim), 0)
 
-    return jax.tree.structure(jax.eval_shape(template))
+    shapes = jax.eval_shape(template)
+    n = settings.chains
+    carry = jax.tree.map(lambda s: np.zeros((n, *s.shape), s.dtype), shapes)
+    positions = rng.uniform(-INIT_RADIUS, INIT_RADIUS, size=(n, dim))
+    state = carry.state._replace(position=positions)
+    return carry._replace(state=state, key=_keys(rng, n))
 
 
 def _keys(rng: np.random.Generator, n: int) -> jax.Array:
@@ -204,41 +216,10 @@ def _keys(rng: np.random.Generator, n: int) -> jax.Array:
     return jax.random.wrap_key_data(data, impl="threefry2x32")
 
 
-def initial_chains(
-    log_density: Callable,
-    data,
-    dim: int,
-    settings: SamplerSettings,
-    rng: np.random.Generator,
-    compiler: Compiler = plain_jit,
-) -> _Chain:
-    """Stan's initialisation: uniform(-2, 2) on the unconstrained scale, redrawn for a chain
-    whose log density or gradient is not finite there."""
-    keys = _keys(rng, settings.chains)
-    positions = rng.uniform(-INIT_RADIUS, INIT_RADIUS, size=(settings.chains, dim))
-    start = compiler(
-        _start_fn(log_density, settings), (positions, keys, data), _chain_structure(settings, dim)
-    )
-    for _ in range(INIT_TRIES):
-        chains = start(positions, keys, data)
-        finite = np.isfinite(np.asarray(chains.state.logdensity)) & np.all(
-            np.isfinite(np.asarray(chains.state.logdensity_grad)), axis=1
-        )
-        if finite.all():
-            return chains
-        fresh = rng.uniform(-INIT_RADIUS, INIT_RADIUS, size=positions.shape)
-        positions = np.where(finite[:, None], positions, fresh)
-    raise RuntimeError(
-        f"no finite starting point found in {INIT_TRIES} tries: the log density is not finite "
-        "anywhere it was tried; check the priors and the data"
-    )
-
-
-def chain_groups(chains: int, cores: int | None = None) -> int:
+def chain_groups(chains: int, devices: int) -> int:
     """How many equal groups of chains run side by side: the most that divide `chains`
-    without exceeding the cores (equal groups share one compiled program)."""
-    cores = cores or os.cpu_count() or 1
-    return max(g for g in range(1, min(chains, cores) + 1) if chains % g == 0)
+    without exceeding the devices (equal groups share one traced program)."""
+    return max(g for g in range(1, min(chains, devices) + 1) if chains % g == 0)
 
 
 def _advance(run_chunk: Callable, chains: _Chain, steps: _Step, data) -> tuple[_Chain, dict]:
@@ -255,19 +236,22 @@ def run_nuts(
 ) -> SamplerOutput:
     """Run `settings.chains` chains of NUTS on `log_density(theta, data)`.
 
-    The chains are split into equal groups, one per core, each advanced by the same compiled
-    program on its own thread (XLA runs without the GIL).
+    The chains are split into equal groups, one per device (one per core on a CPU, see
+    `multilevel._host`), each advanced by the same program on its own thread.
     """
     start = time.perf_counter()
     rng = np.random.default_rng(settings.seed)
-    chains = initial_chains(log_density, data, dim, settings, rng, compiler)
+    chains = _first_carry(settings, dim, rng)
     schedule = _schedule(settings.warmup, settings.draws)
     progress = _Progress(settings, len(schedule.active))
-    n_groups = chain_groups(settings.chains)
+    devices = jax.local_devices()
+    n_groups = chain_groups(settings.chains, len(devices))
     size = settings.chains // n_groups
     groups = [
-        jax.tree.map(lambda x, g=g: x[g * size : (g + 1) * size], chains) for g in range(n_groups)
+        jax.device_put(jax.tree.map(lambda x, g=g: x[g * size : (g + 1) * size], chains), d)
+        for g, d in zip(range(n_groups), devices, strict=False)
     ]
+    datas = [jax.device_put(data, d) for d in devices[:n_groups]]
     first_steps = _Step(*(a[:CHUNK] for a in schedule))
     out_structure = jax.tree.structure((groups[0], dict.fromkeys(RECORD, 0)))
     run_chunk = compiler(
@@ -277,13 +261,13 @@ def run_nuts(
     with ThreadPoolExecutor(n_groups) as pool:
         for begin in range(0, len(schedule.active), CHUNK):
             steps = _Step(*(a[begin : begin + CHUNK] for a in schedule))
-            if begin == 0:  # the first call compiles: once, before the others share it
-                first = [_advance(run_chunk, groups[0], steps, data)]
-                rest = [pool.submit(_advance, run_chunk, g, steps, data) for g in groups[1:]]
-                results = first + [f.result() for f in rest]
-            else:
-                futures = [pool.submit(_advance, run_chunk, g, steps, data) for g in groups]
-                results = [f.result() for f in futures]
+            futures = [
+                pool.submit(_advance, run_chunk, g, steps, d)
+                for g, d in zip(groups, datas, strict=True)
+            ]
+            results = [f.result() for f in futures]
+            if begin == 0:
+                _check_start([record for _, record in results])
             groups = [chain for chain, _ in results]
             records.append(_join_groups([record for _, record in results], axis=1))
             progress.update(begin + CHUNK)
@@ -298,6 +282,14 @@ def run_nuts(
         inverse_mass_matrix=np.concatenate([np.asarray(g.inverse_mass_matrix) for g in groups]),
         seconds=time.perf_counter() - start,
     )
+
+
+def _check_start(records: list[dict]) -> None:
+    if not all(np.all(np.isfinite(np.asarray(r["lp"][0]))) for r in records):
+        raise RuntimeError(
+            f"no finite starting point found in {INIT_TRIES} tries: the log density is not "
+            "finite anywhere it was tried; check the priors and the data"
+        )
 
 
 def _join_groups(parts: list, axis: int):
