@@ -45,9 +45,9 @@ def test_unknown_dpar_keyword_names_the_valid_ones(df):
     with pytest.raises(
         ml.ModelError,
         match=re.escape(
-            "unknown keyword 'sgima': the gaussian family's distributional "
-            "parameters are sigma; fitting options (chains, warmup, draws, seed, "
-            "target_accept, max_treedepth, progress) go to .fit()"
+            "unknown keyword 'sgima' (did you mean 'sigma'?): the gaussian family's "
+            "distributional parameters are sigma; fitting options (chains, warmup, draws, "
+            "seed, target_accept, max_treedepth, metric, progress) go to .fit()"
         ),
     ):
         ml.Model("y ~ x", df, sgima="~ x")
@@ -184,3 +184,8 @@ def test_fit_shortcut_checks_settings_before_sampling(df):
 def test_fit_shortcut_rejects_unknown_keywords(df):
     with pytest.raises(ml.ModelError, match="unknown keyword 'n_chains'"):
         ml.fit("y ~ x", df, n_chains=2)
+
+
+def test_unknown_metric_is_an_error(model):
+    with pytest.raises(ml.ModelError, match="metric must be one of"):
+        model.fit(metric="full")

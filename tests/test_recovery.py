@@ -108,7 +108,11 @@ def slopes():
     y = t["b_Intercept"] + u[g, 0] + (t["b_x"] + u[g, 1]) * x + e
     levels = [f"g{i:02d}" for i in range(n_groups)]
     data = pd.DataFrame({"y": y, "x": x, "g": np.array(levels)[g]})
-    fit = ml.fit("y ~ x + (x | g)", data=data, seed=1)
+    # 20 rows per group: b_Intercept and the mean of the non-centred intercept effects are
+    # strongly correlated, which a diagonal metric cannot follow (measured: bulk ESS 197-351
+    # and R-hat 1.024-1.028 for b_Intercept over two seeds); the dense metric, made for this
+    # case, gives ESS ~1450 and R-hat 1.003. Sleepstudy covers this model on the default metric.
+    fit = ml.fit("y ~ x + (x | g)", data=data, seed=1, metric="dense")
     return fit, u, levels
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ._errors import ModelError
+from ._errors import ModelError, did_you_mean
 from .design import build_design
 from .families import get_family
 from .formula import ModelFormula, parse_dpar_formula, parse_formula
@@ -19,7 +20,17 @@ from .model import compile_model, describe, priors_table
 from .priors import PriorSpec
 from .results import Fit
 
-FIT_KEYWORDS = ("chains", "warmup", "draws", "seed", "target_accept", "max_treedepth", "progress")
+FIT_KEYWORDS = (
+    "chains",
+    "warmup",
+    "draws",
+    "seed",
+    "target_accept",
+    "max_treedepth",
+    "metric",
+    "progress",
+)
+METRICS = ("diag", "dense")
 
 
 class Model:
@@ -58,7 +69,8 @@ class Model:
             if name not in aux:
                 valid = ", ".join(aux) if aux else "none"
                 raise ModelError(
-                    f"unknown keyword '{name}': the {fam.name} family's distributional "
+                    f"unknown keyword '{name}'{did_you_mean(name, aux)}: the {fam.name} "
+                    "family's distributional "
                     f"parameters are {valid}; fitting options ({', '.join(FIT_KEYWORDS)}) "
                     "go to .fit()"
                 )
@@ -95,10 +107,20 @@ class Model:
         seed: int | None = None,
         target_accept: float = 0.8,
         max_treedepth: int = 10,
+        metric: str = "diag",
         progress: bool | None = None,
     ) -> Fit:
-        """Sample the posterior with NUTS; `seed=None` draws a seed and records it in the fit."""
+        """Sample the posterior with NUTS; `seed=None` draws a seed and records it in the fit.
+
+        `metric="diag"` adapts a diagonal mass matrix (Stan's default); `"dense"` a full one,
+        which mixes the intercept much better when groups have many rows each (the intercept
+        and the mean of the non-centred group effects are then strongly correlated), at a
+        higher cost per iteration.
+        """
+        if metric not in METRICS:
+            raise ModelError(f"metric must be one of {METRICS}, got {metric!r}")
         settings = _settings(chains, warmup, draws, seed, target_accept, max_treedepth, progress)
+        settings = replace(settings, metric=metric)
         return Fit(self._compiled, sample(self._compiled, settings))
 
     def __repr__(self) -> str:

@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--max-treedepth", type=int, default=10, help="NUTS maximum tree depth")
     fit.add_argument(
+        "--metric",
+        choices=("diag", "dense"),
+        default="diag",
+        help="mass matrix: diag (Stan's default) or dense (many rows per group)",
+    )
+    fit.add_argument(
         "--group-effects", action="store_true", help="also summarise every r_<group>[level,coef]"
     )
     fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -130,6 +136,7 @@ def _run(args: argparse.Namespace) -> int:
             seed=args.seed,
             target_accept=args.target_accept,
             max_treedepth=args.max_treedepth,
+            metric=args.metric,
             progress=False if args.no_progress else None,
         )
     with pd.option_context("display.width", 120, "display.max_rows", 500):

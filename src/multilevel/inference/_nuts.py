@@ -46,6 +46,11 @@ class SamplerSettings:
     target_accept: float = 0.8
     max_treedepth: int = 10
     progress: bool | None = None
+    metric: str = "diag"
+
+    @property
+    def dense(self) -> bool:
+        return self.metric == "dense"
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ def _schedule(warmup: int, draws: int) -> _Step:
 def _iteration(log_density: Callable, settings: SamplerSettings) -> Callable:
     kernel = nuts.build_kernel()
     da_init, da_update, da_final = dual_averaging_adaptation(settings.target_accept)
-    mm_init, mm_update, mm_final = mass_matrix_adaptation(is_diagonal_matrix=True)
+    mm_init, mm_update, mm_final = mass_matrix_adaptation(is_diagonal_matrix=not settings.dense)
 
     def start(chain: _Chain, data) -> _Chain:
         """Stan's initialisation: the given point, redrawn uniformly in (-2, 2) on the
@@ -114,7 +119,8 @@ def _iteration(log_density: Callable, settings: SamplerSettings) -> Callable:
 
         first = hmc.init(chain.state.position, density)
         _, key, state = jax.lax.while_loop(unusable, redraw, (0, chain.key, first))
-        return _Chain(state, jnp.ones(()), jnp.ones(dim), da_init(1.0), mm_init(dim), key)
+        metric = jnp.eye(dim) if settings.dense else jnp.ones(dim)
+        return _Chain(state, jnp.ones(()), metric, da_init(1.0), mm_init(dim), key)
 
     def adapt(chain: _Chain, step: _Step, position, acceptance) -> _Chain:
         da = da_update(chain.da, acceptance)
@@ -196,11 +202,12 @@ def _first_carry(settings: SamplerSettings, dim: int, rng: np.random.Generator) 
     """Starting points and keys for every chain; the rest is filled in by the program's
     first iteration (see `start`), so only the structure is needed here."""
     da_init, _, _ = dual_averaging_adaptation(settings.target_accept)
-    mm_init, _, _ = mass_matrix_adaptation(is_diagonal_matrix=True)
+    mm_init, _, _ = mass_matrix_adaptation(is_diagonal_matrix=not settings.dense)
 
     def template() -> _Chain:
         z = jnp.zeros(dim)
-        return _Chain(hmc.HMCState(z, 0.0, z), 1.0, z, da_init(1.0), mm_init(dim), 0)
+        metric = jnp.zeros((dim, dim)) if settings.dense else z
+        return _Chain(hmc.HMCState(z, 0.0, z), 1.0, metric, da_init(1.0), mm_init(dim), 0)
 
     shapes = jax.eval_shape(template)
     n = settings.chains

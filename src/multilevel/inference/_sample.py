@@ -32,7 +32,7 @@ def sample(model: CompiledModel, settings: SamplerSettings) -> Posterior:
     """Sample the posterior of `model` and check the sampler's health."""
     directory = configure_cache()
     preload()
-    settings_key = f"{settings.target_accept!r};{settings.max_treedepth}"
+    settings_key = f"{settings.target_accept!r};{settings.max_treedepth};{settings.metric}"
     compiler = partial(
         program, fingerprint=f"{model.fingerprint};{settings_key}", directory=directory
     )
