@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import replace
@@ -158,8 +157,6 @@ def _settings(
         raise ModelError(
             f"target_accept must be a number between 0 and 1 (e.g. 0.95), got {target_accept!r}"
         )
-    if chains > (os.cpu_count() or 1) * 16:
-        raise ModelError(f"chains={chains} is more than this machine can run usefully")
     return SamplerSettings(
         chains, warmup, draws, seed, float(target_accept), max_treedepth, progress
     )

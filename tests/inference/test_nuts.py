@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from blackjax.adaptation.staged_adaptation import build_schedule
 
+from multilevel import ModelError
 from multilevel.inference import SamplerSettings, run_nuts
 from multilevel.inference._nuts import CHUNK, _schedule, chain_groups
 
@@ -61,7 +62,7 @@ def test_same_seed_same_draws():
 
 def test_no_finite_start_is_an_error():
     settings = SamplerSettings(chains=1, warmup=10, draws=10, seed=0, progress=False)
-    with pytest.raises(RuntimeError, match="no finite starting point"):
+    with pytest.raises(ModelError, match="no finite starting point"):
         run_nuts(lambda theta, data: jnp.sum(theta) * jnp.nan, {}, 2, settings)
 
 

@@ -30,6 +30,8 @@ from blackjax.adaptation.staged_adaptation import build_schedule
 from blackjax.adaptation.step_size import dual_averaging_adaptation
 from blackjax.mcmc import hmc, nuts
 
+from .._errors import ModelError
+
 CHUNK = 100
 INIT_RADIUS = 2.0
 INIT_TRIES = 100
@@ -214,10 +216,10 @@ def _first_carry(settings: SamplerSettings, dim: int, rng: np.random.Generator) 
     carry = jax.tree.map(lambda s: np.zeros((n, *s.shape), s.dtype), shapes)
     positions = rng.uniform(-INIT_RADIUS, INIT_RADIUS, size=(n, dim))
     state = carry.state._replace(position=positions)
-    return carry._replace(state=state, key=_keys(rng, n))
+    return carry._replace(state=state, key=random_keys(rng, n))
 
 
-def _keys(rng: np.random.Generator, n: int) -> jax.Array:
+def random_keys(rng: np.random.Generator, n: int) -> jax.Array:
     """n independent PRNG keys from numpy's generator, without running JAX ops eagerly."""
     data = rng.integers(0, 2**32, size=(n, 2), dtype=np.uint32)
     return jax.random.wrap_key_data(data, impl="threefry2x32")
@@ -250,7 +252,7 @@ def run_nuts(
     rng = np.random.default_rng(settings.seed)
     chains = _first_carry(settings, dim, rng)
     schedule = _schedule(settings.warmup, settings.draws)
-    progress = _Progress(settings, len(schedule.active))
+    progress = _Progress(settings)
     devices = jax.local_devices()
     n_groups = chain_groups(settings.chains, len(devices))
     size = settings.chains // n_groups
@@ -293,7 +295,7 @@ def run_nuts(
 
 def _check_start(records: list[dict]) -> None:
     if not all(np.all(np.isfinite(np.asarray(r["lp"][0]))) for r in records):
-        raise RuntimeError(
+        raise ModelError(
             f"no finite starting point found in {INIT_TRIES} tries: the log density is not "
             "finite anywhere it was tried; check the priors and the data"
         )
@@ -306,7 +308,7 @@ def _join_groups(parts: list, axis: int):
 class _Progress:
     """A one-line progress bar on stderr, shown when stderr is a terminal (or when asked)."""
 
-    def __init__(self, settings: SamplerSettings, total: int):
+    def __init__(self, settings: SamplerSettings):
         shown = settings.progress if settings.progress is not None else sys.stderr.isatty()
         self.shown, self.settings, self.start = shown, settings, time.perf_counter()
 

@@ -13,7 +13,7 @@ from ..model import CompiledModel
 from ._arviz import arviz, preload
 from ._cache import configure_cache
 from ._diagnostics import Diagnostics, check, warn
-from ._nuts import Compiler, SamplerOutput, SamplerSettings, _keys, plain_jit, run_nuts
+from ._nuts import Compiler, SamplerOutput, SamplerSettings, plain_jit, random_keys, run_nuts
 from ._programs import program
 from ._summary import summarise
 
@@ -49,7 +49,7 @@ def to_inference_data(
 ) -> Any:
     chains, draws, dim = output.positions.shape
     flat = output.positions.reshape(chains * draws, dim)
-    keys = _keys(np.random.default_rng([seed, 1]), chains * draws)
+    keys = random_keys(np.random.default_rng([seed, 1]), chains * draws)
     names = (*model.scalar_names, *(e.name for e in model.effects))
     derive = compiler(
         jax.vmap(model.derived), (flat, keys), jax.tree.structure(dict.fromkeys(names, 0))
