@@ -79,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         help="mass matrix: diag (Stan's default) or dense (many rows per group)",
     )
     fit.add_argument(
+        "--engine",
+        choices=("full", "marginal"),
+        default="full",
+        help="full: sample the group effects; marginal: integrate them out (Gaussian, one factor)",
+    )
+    fit.add_argument(
         "--group-effects", action="store_true", help="also summarise every r_<group>[level,coef]"
     )
     fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -137,6 +143,7 @@ def _run(args: argparse.Namespace) -> int:
             target_accept=args.target_accept,
             max_treedepth=args.max_treedepth,
             metric=args.metric,
+            engine=args.engine,
             progress=False if args.no_progress else None,
         )
     with pd.option_context("display.width", 120, "display.max_rows", 500):

@@ -8,13 +8,12 @@ Z = 0. The cost of the marginal log density then depends on the number of levels
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class GroupStats:
+class GroupStats(NamedTuple):
     """Cross-products summed within each (level, sigma level) cell.
 
     Shapes, for J levels (the last index, J, holds rows without a group effect), S sigma

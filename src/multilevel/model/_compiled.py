@@ -10,9 +10,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._errors import ModelError
 from ..design import Design, GroupDesign
 from ..families import Family
 from ..priors import AssignedPrior, PriorSpec
+from ._engine import build_marginal_log_density, draw_effects, marginal_data, marginal_reason
 from ._layout import Block, fixed_name, layout, sd_name
 from ._logdensity import (
     Data,
@@ -23,6 +25,8 @@ from ._logdensity import (
     model_data,
     original_intercept,
 )
+
+ENGINES = ("full", "marginal")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class CompiledModel:
     data: Data
     scalar_names: tuple[str, ...]
     effects: tuple[GroupEffects, ...]
+    engine: str = "full"
 
     @property
     def dim(self) -> int:
@@ -57,7 +62,7 @@ class CompiledModel:
         """A digest of everything the traced programs bake in: the structure of the design,
         the family, and each block's bounds, units and priors. Data arrays are arguments of
         the programs, not part of it."""
-        digest = hashlib.sha256(self.family.name.encode())
+        digest = hashlib.sha256(f"{self.family.name};{self.engine}".encode())
         digest.update(str(self.design.n_rows).encode())
         for dpar, d in self.design.dpars.items():
             digest.update(repr((dpar, d.fixed.has_intercept, d.fixed.names)).encode())
@@ -89,7 +94,8 @@ class CompiledModel:
         return digest.hexdigest()
 
     def log_density(self):
-        return build_log_density(self.blocks, self.design, self.family)
+        build = build_marginal_log_density if self.engine == "marginal" else build_log_density
+        return build(self.blocks, self.design, self.family)
 
     def derived(self, theta: jax.Array, key: jax.Array) -> dict[str, jax.Array]:
         """brms-named quantities of one draw: b_*, sd_*, cor_*, aux parameters and r_*.
@@ -114,6 +120,10 @@ class CompiledModel:
         for a in self.family.aux:
             if a.name not in self.design.dpars:
                 out[a.name] = values.blocks[a.name][0]
+        if self.engine == "marginal":
+            (effect,) = self.effects
+            out[effect.name] = draw_effects(values, self.data, self.design, key)
+            return out
         keys = jax.random.split(key, max(len(self.effects), 1))
         for effect, k in zip(self.effects, keys, strict=False):
             out[effect.name] = _merged_effects(values, effect, self.design, k)
@@ -163,13 +173,23 @@ def _group_effects_index(design: Design) -> tuple[GroupEffects, ...]:
 
 
 def compile_model(
-    design: Design, family: Family, priors: Sequence[str | PriorSpec] = ()
+    design: Design, family: Family, priors: Sequence[str | PriorSpec] = (), engine: str = "full"
 ) -> CompiledModel:
-    """Check the response, assign priors, lay out the parameters."""
+    """Check the response, assign priors, lay out the parameters.
+
+    `engine="marginal"` integrates the group effects out (Gaussian models whose group terms
+    share one factor; see `_engine.marginal_reason`), `"full"` samples them.
+    """
+    if engine not in ENGINES:
+        raise ModelError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine == "marginal" and (reason := marginal_reason(design, family)):
+        raise ModelError(f"the marginal engine does not apply: {reason}; use engine='full'")
     y = family.check_response(design.response)
-    blocks, assigned = layout(design, family, y, list(priors))
-    data = model_data(design, y)
-    probe = CompiledModel(design, family, blocks, assigned, data, (), _group_effects_index(design))
+    marginal = engine == "marginal"
+    blocks, assigned = layout(design, family, y, list(priors), marginal)
+    data = model_data(design, y) | (marginal_data(design, y) if marginal else {})
+    effects = _group_effects_index(design)
+    probe = CompiledModel(design, family, blocks, assigned, data, (), effects, engine)
     order: list[str] = []
 
     def named(theta, key):
@@ -179,4 +199,4 @@ def compile_model(
 
     shapes = jax.eval_shape(named, jnp.zeros(probe.dim), jax.random.key(0))
     scalars = tuple(name for name in order if shapes[name].shape == ())
-    return CompiledModel(design, family, blocks, assigned, data, scalars, probe.effects)
+    return CompiledModel(design, family, blocks, assigned, data, scalars, effects, engine)

@@ -101,9 +101,10 @@ def default_priors(slots: list[Slot], family: Family, scale: ResponseScale) -> d
 
 
 def layout(
-    design: Design, family: Family, y: np.ndarray, user_priors: list
+    design: Design, family: Family, y: np.ndarray, user_priors: list, marginal: bool = False
 ) -> tuple[list[Block], list[AssignedPrior]]:
-    """Assign priors and lay the parameters out in blocks."""
+    """Assign priors and lay the parameters out in blocks; the marginal engine samples no
+    standardised group effects (no `z` blocks)."""
     slots = model_slots(design, family)
     assigned = assign_priors(slots, default_priors(slots, family, ResponseScale.of(y)), user_priors)
     by_name = {a.slot.name: a for a in assigned}
@@ -149,7 +150,8 @@ def layout(
                 [by_name[cor_name(g.group, g.dpar)]],
                 term=i,
             )
-        add(f"z_{i}", "z", g.dpar, g.n_levels * k, term=i)
+        if not marginal:
+            add(f"z_{i}", "z", g.dpar, g.n_levels * k, term=i)
     return blocks, assigned
 
 

@@ -18,8 +18,6 @@ class Fit:
         >>> fit.summary().loc["b_x", "mean"]  # doctest: +SKIP
     """
 
-    engine = "full"
-
     def __init__(self, model: CompiledModel, posterior: Posterior):
         self._model = model
         self._posterior = posterior
@@ -28,6 +26,11 @@ class Fit:
     def idata(self):
         """ArviZ InferenceData: posterior (brms names, named dims), sample_stats, observed_data."""
         return self._posterior.idata
+
+    @property
+    def engine(self) -> str:
+        """ "full" (group effects sampled) or "marginal" (integrated out, then drawn exactly)."""
+        return self._model.engine
 
     @property
     def diagnostics(self) -> Diagnostics:
