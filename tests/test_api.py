@@ -133,7 +133,9 @@ def test_good_settings_reach_the_sampler(model, monkeypatch):
         model.fit(chains=2, warmup=10, draws=5, seed=np.int64(3), target_accept=0.9)
     s = seen["settings"]
     assert (s.chains, s.warmup, s.draws, s.seed, s.target_accept) == (2, 10, 5, 3, 0.9)
-    assert seen["compiled"] is model._compiled
+    # y ~ x + (1 | g) is Gaussian with one grouping factor: auto takes the marginal engine.
+    assert seen["compiled"].engine == "marginal"
+    assert seen["compiled"].design is model._compiled.design
 
 
 def test_seed_none_draws_a_valid_seed(model, monkeypatch):

@@ -27,7 +27,7 @@ def _agree(full: ml.Fit, marginal: ml.Fit, z: float = 5.0) -> None:
 
 def test_engines_agree_on_sleepstudy(sleepstudy):
     model = ml.Model("Reaction ~ Days + (Days | Subject)", sleepstudy)
-    full = model.fit(seed=1)
+    full = model.fit(seed=1, engine="full")
     marginal = model.fit(seed=1, engine="marginal")
     assert (full.engine, marginal.engine) == ("full", "marginal")
     _agree(full, marginal)
@@ -40,12 +40,22 @@ def test_engines_agree_on_partially_clustered_sigma_by_arm(partially_clustered):
         sigma="~ tx",
         priors=["b ~ normal(0, 1000)", "b_sigma ~ normal(0, 5)"],
     )
-    _agree(model.fit(seed=2), model.fit(seed=2, engine="marginal"))
+    _agree(model.fit(seed=2, engine="full"), model.fit(seed=2, engine="marginal"))
+
+
+def test_auto_picks_the_marginal_engine_where_it_applies(sleepstudy):
+    model = ml.Model("Reaction ~ Days + (Days | Subject)", sleepstudy)
+    assert "Engine (auto): marginal" in model.describe()
+    fit = model.fit(chains=2, warmup=200, draws=200, seed=4)
+    assert fit.engine == "marginal"
 
 
 def test_marginal_engine_refuses_crossed_factors(sleepstudy):
     df = sleepstudy.assign(day=sleepstudy["Days"].astype(str))
     model = ml.Model("Reaction ~ Days + (1 | Subject) + (1 | day)", df)
+    assert "Engine (auto): full, group effects sampled, because its group terms use" in (
+        model.describe()
+    )
     with pytest.raises(ml.ModelError, match="several factors"):
         model.fit(engine="marginal")
 
@@ -53,4 +63,4 @@ def test_marginal_engine_refuses_crossed_factors(sleepstudy):
 def test_engines_agree_on_singular_ratings(ratings):
     # lme4's fit is singular (intercept sd 0): the marginal form stays exact as an sd -> 0.
     model = ml.Model("rating ~ blockType * CSType + (1 + blockType * CSType | subject)", ratings)
-    _agree(model.fit(seed=3), model.fit(seed=3, engine="marginal"))
+    _agree(model.fit(seed=3, engine="full"), model.fit(seed=3, engine="marginal"))

@@ -15,7 +15,7 @@ from .design import build_design
 from .families import get_family
 from .formula import ModelFormula, parse_dpar_formula, parse_formula
 from .inference import SamplerSettings, sample
-from .model import compile_model, describe, priors_table
+from .model import choose_engine, compile_model, describe, priors_table
 from .priors import PriorSpec
 from .results import Fit
 
@@ -110,7 +110,7 @@ class Model:
         target_accept: float = 0.8,
         max_treedepth: int = 10,
         metric: str = "diag",
-        engine: str = "full",
+        engine: str = "auto",
         progress: bool | None = None,
     ) -> Fit:
         """Sample the posterior with NUTS; `seed=None` draws a seed and records it in the fit.
@@ -122,7 +122,9 @@ class Model:
 
         `engine="marginal"` integrates the group effects out analytically (Gaussian models
         whose group terms share one grouping factor) and draws them exactly afterwards: the
-        same parameters and names, no funnel, far fewer leapfrog steps. `"full"` samples them.
+        same parameters and names, no funnel, far fewer leapfrog steps. `"full"` samples them;
+        `"auto"` (the default) takes the marginal engine wherever it applies, and
+        `describe()` says which and why.
         """
         if metric not in METRICS:
             raise ModelError(f"metric must be one of {METRICS}, got {metric!r}")
@@ -132,6 +134,8 @@ class Model:
         return Fit(compiled, sample(compiled, settings))
 
     def _engine(self, engine: str):
+        if engine == "auto":
+            engine, _ = choose_engine(self._compiled.design, self._compiled.family)
         if engine not in self._engines:
             base = self._compiled
             self._engines[engine] = compile_model(base.design, base.family, self._priors, engine)

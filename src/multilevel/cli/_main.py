@@ -80,9 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.add_argument(
         "--engine",
-        choices=("full", "marginal"),
-        default="full",
-        help="full: sample the group effects; marginal: integrate them out (Gaussian, one factor)",
+        choices=("auto", "full", "marginal"),
+        default="auto",
+        help="full: sample the group effects; marginal: integrate them out (Gaussian, one "
+        "factor); auto (default): marginal where it applies",
     )
     fit.add_argument(
         "--group-effects", action="store_true", help="also summarise every r_<group>[level,coef]"

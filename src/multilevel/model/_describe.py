@@ -10,6 +10,7 @@ import pandas as pd
 from ..design import GroupDesign
 from ..priors import AssignedPrior
 from ._compiled import CompiledModel
+from ._engine import choose_engine
 from ._layout import fixed_name, sd_name
 
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
@@ -54,7 +55,9 @@ def describe(model: CompiledModel) -> str:
     design, family = model.design, model.family
     y = design.response_name
     lines = [f"Formula: {design.formula.source}"]
+    engine, why = choose_engine(design, family)
     lines += [f"Family: {family.name}", f"Data: {design.n_rows} rows"]
+    lines.append(f"Engine (auto): {engine}, {why}")
     if design.missing.rows:
         lines.append(
             f"      ({design.missing.rows} rows with missing values in "

@@ -42,6 +42,15 @@ def marginal_reason(design: Design, family: Family) -> str | None:
     return None
 
 
+def choose_engine(design: Design, family: Family, engine: str = "auto") -> tuple[str, str]:
+    """The engine `auto` picks, with the reason in words."""
+    reason = marginal_reason(design, family)
+    if engine == "full" or (engine == "auto" and reason):
+        why = "group effects sampled" + (f", because {reason}" if reason else ", as asked")
+        return "full", why
+    return "marginal", "group effects integrated out analytically and drawn exactly afterwards"
+
+
 def marginal_data(design: Design, y: np.ndarray) -> Data:
     """Group statistics over (level, sigma level) cells, and the sigma design's distinct rows."""
     mu = design.dpars["mu"].fixed
