@@ -60,8 +60,8 @@ class CompiledModel:
     @property
     def fingerprint(self) -> str:
         """A digest of everything the traced programs bake in: the structure of the design,
-        the family, and each block's bounds, units and priors. Data arrays are arguments of
-        the programs, not part of it."""
+        the family, and each block's bounds and priors. Data arrays, the blocks' units among
+        them, are arguments of the programs, not part of it."""
         digest = hashlib.sha256(f"{self.family.name};{self.engine}".encode())
         digest.update(str(self.design.n_rows).encode())
         for dpar, d in self.design.dpars.items():
@@ -70,8 +70,6 @@ class CompiledModel:
             digest.update(repr((g.group, g.dpar, g.coefs, g.term.correlated, g.n_levels)).encode())
         for b in self.blocks:
             digest.update(repr((b.name, b.kind, b.dpar, b.start, b.size, b.term)).encode())
-            for a in (b.loc, b.scale):
-                digest.update(b"-" if a is None else np.ascontiguousarray(a).tobytes())
             for p in b.priors:
                 spec = p.spec
                 digest.update(
@@ -104,7 +102,7 @@ class CompiledModel:
         another term of the same factor) are drawn from their prior, which is exactly their
         posterior; `key` seeds those draws.
         """
-        values = constrain(theta, self.blocks, self.design)
+        values = constrain(theta, self.blocks, self.design, self.data)
         out: dict[str, jax.Array] = {}
         for dpar, d in self.design.dpars.items():
             if d.fixed.has_intercept:
@@ -187,7 +185,7 @@ def compile_model(
     y = family.check_response(design.response)
     marginal = engine == "marginal"
     blocks, assigned = layout(design, family, y, list(priors), marginal)
-    data = model_data(design, y) | (marginal_data(design, y) if marginal else {})
+    data = model_data(design, y, blocks) | (marginal_data(design, y) if marginal else {})
     effects = _group_effects_index(design)
     probe = CompiledModel(design, family, blocks, assigned, data, (), effects, engine)
     order: list[str] = []

@@ -110,7 +110,7 @@ def covariance_factor(values: Values, design: Design) -> jax.Array:
 
 def build_marginal_log_density(blocks, design: Design, family: Family):
     def log_density(theta: jax.Array, data: Data) -> jax.Array:
-        values = constrain(theta, blocks, design)
+        values = constrain(theta, blocks, design, data)
         log_lik = marginal_log_likelihood(
             coefficients(values, design),
             sigma_levels(values, data, design),

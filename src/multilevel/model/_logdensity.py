@@ -21,9 +21,17 @@ jax.config.update("jax_enable_x64", True)
 Data = dict[str, jax.Array]
 
 
-def model_data(design: Design, y: np.ndarray) -> Data:
-    """The arrays the log density reads: passed as arguments, never baked into the program."""
+def model_data(design: Design, y: np.ndarray, blocks: list[Block]) -> Data:
+    """The arrays the log density reads: passed as arguments, never baked into the program,
+    so one compiled program serves every data set of the same shapes. That includes the
+    blocks' units (`loc`, `scale`), which come from the data."""
     data: Data = {"y": jnp.asarray(y)}
+    for b in blocks:
+        if b.loc is not None:
+            data[f"loc_{b.name}"], data[f"scale_{b.name}"] = (
+                jnp.asarray(b.loc),
+                jnp.asarray(b.scale),
+            )
     for dpar, d in design.dpars.items():
         data[f"X_{dpar}"] = jnp.asarray(d.fixed.matrix - d.fixed.means)
         data[f"means_{dpar}"] = jnp.asarray(d.fixed.means)
@@ -33,7 +41,7 @@ def model_data(design: Design, y: np.ndarray) -> Data:
     return data
 
 
-def _constrain_elementwise(u: jax.Array, block: Block) -> tuple[jax.Array, jax.Array]:
+def _constrain_elementwise(u: jax.Array, block: Block, data: Data) -> tuple[jax.Array, jax.Array]:
     """Values of an elementwise block and the log-Jacobian of its bounded parts.
 
     Blocks are nearly always of one kind (all unbounded, or all positive); those take the
@@ -49,16 +57,16 @@ def _constrain_elementwise(u: jax.Array, block: Block) -> tuple[jax.Array, jax.A
     present = {kind: idx for kind, idx in kinds.items() if idx.size}
     if len(present) == 1:
         (kind,) = present
-        return _bounded(kind, u, block, slice(None))
+        return _bounded(kind, u, block, slice(None), data)
     value, log_jac = jnp.zeros_like(u), jnp.zeros(())
     for kind, idx in present.items():
-        v, lj = _bounded(kind, u[idx], block, idx)
+        v, lj = _bounded(kind, u[idx], block, idx, data)
         value, log_jac = value.at[idx].set(v), log_jac + lj
     return value, log_jac
 
 
-def _bounded(kind: str, u: jax.Array, block: Block, idx) -> tuple[jax.Array, jax.Array]:
-    loc, scale = block.loc[idx], block.scale[idx]
+def _bounded(kind: str, u: jax.Array, block: Block, idx, data: Data) -> tuple[jax.Array, jax.Array]:
+    loc, scale = data[f"loc_{block.name}"][idx], data[f"scale_{block.name}"][idx]
     lower, upper = block.lower[idx], block.upper[idx]
     if kind == "real":
         return loc + scale * u, jnp.zeros(())
@@ -78,7 +86,7 @@ class Values:
     log_jacobian: jax.Array
 
 
-def constrain(theta: jax.Array, blocks: list[Block], design: Design) -> Values:
+def constrain(theta: jax.Array, blocks: list[Block], design: Design, data: Data) -> Values:
     out: dict[str, jax.Array] = {}
     log_jac = jnp.zeros(())
     for b in blocks:
@@ -89,7 +97,7 @@ def constrain(theta: jax.Array, blocks: list[Block], design: Design) -> Values:
         elif b.kind == "z":
             out[b.name] = u.reshape(design.groups[b.term].n_levels, -1)
         else:
-            out[b.name], lj = _constrain_elementwise(u, b)
+            out[b.name], lj = _constrain_elementwise(u, b, data)
             log_jac = log_jac + lj
     return Values(out, log_jac)
 
@@ -182,7 +190,7 @@ def build_log_density(
     """The unnormalised log posterior of the unconstrained vector, given the data arrays."""
 
     def log_density(theta: jax.Array, data: Data) -> jax.Array:
-        values = constrain(theta, blocks, design)
+        values = constrain(theta, blocks, design, data)
         params = distribution_parameters(values, data, design, family)
         log_lik = jnp.sum(family.log_likelihood(data["y"], params))
         return log_lik + log_prior(values, data, blocks) + values.log_jacobian

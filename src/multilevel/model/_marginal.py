@@ -19,7 +19,7 @@ import math
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import cho_solve, solve_triangular
+from jax.scipy.linalg import solve_triangular
 
 from ..design._stats import GroupStats
 
@@ -27,13 +27,69 @@ LOG_2PI = math.log(2 * math.pi)
 
 
 def _weighted(stats: GroupStats, beta: jax.Array, sigma: jax.Array):
-    """Per level: Z'D^-1Z, Z'D^-1 e, e'D^-1 e, log|D| and the row count."""
+    """Per level: Z'D^-1Z, Z'D^-1 e, e'D^-1 e, log|D| and the row count.
+
+    Written as broadcast products and sums: with K and p this small, XLA compiles and runs
+    them faster on a CPU than batched dot products.
+    """
     w = 1.0 / sigma**2
-    zdz = jnp.einsum("s,jsab->jab", w, stats.zz)
-    zde = jnp.einsum("s,jsa->ja", w, stats.zy - stats.zx @ beta)
-    ede = (stats.yy - 2 * stats.xy @ beta + jnp.einsum("jsab,a,b->js", stats.xx, beta, beta)) @ w
-    log_d = stats.n @ jnp.log(sigma**2)
+    zdz = jnp.sum(stats.zz * w[:, None, None], axis=1)
+    zde = jnp.sum((stats.zy - jnp.sum(stats.zx * beta, axis=-1)) * w[:, None], axis=1)
+    bxxb = jnp.sum(stats.xx * beta[:, None] * beta, axis=(-2, -1))
+    ede = jnp.sum((stats.yy - 2 * jnp.sum(stats.xy * beta, axis=-1) + bxxb) * w, axis=1)
+    log_d = jnp.sum(stats.n * jnp.log(sigma**2), axis=1)
     return zdz, zde, ede, log_d, jnp.sum(stats.n, axis=1)
+
+
+class _Factor:
+    """Cholesky factors C_j of a batch of small SPD matrices M_j (levels x K x K), with the
+    two triangular solves the engine needs. K = 1 and 2 are written out elementwise: XLA's
+    batched LAPACK on tiny matrices is several times slower on CPU (DESIGN.md)."""
+
+    def __init__(self, m: jax.Array):
+        self.k = m.shape[-1]
+        if self.k == 1:
+            self.c11 = jnp.sqrt(m[..., 0, 0])
+        elif self.k == 2:
+            self.c11 = jnp.sqrt(m[..., 0, 0])
+            self.c21 = m[..., 1, 0] / self.c11
+            self.c22 = jnp.sqrt(m[..., 1, 1] - self.c21**2)
+        else:
+            self.chol = jnp.linalg.cholesky(m)
+
+    def log_det(self) -> jax.Array:
+        if self.k == 1:
+            return 2 * jnp.log(self.c11)
+        if self.k == 2:
+            return 2 * (jnp.log(self.c11) + jnp.log(self.c22))
+        return 2 * jnp.sum(jnp.log(jnp.diagonal(self.chol, axis1=-2, axis2=-1)), axis=-1)
+
+    def solve_lower(self, u: jax.Array) -> jax.Array:
+        """C^-1 u for u (levels x K)."""
+        if self.k == 1:
+            return u / self.c11[:, None]
+        if self.k == 2:
+            h1 = u[:, 0] / self.c11
+            return jnp.stack([h1, (u[:, 1] - self.c21 * h1) / self.c22], axis=1)
+        return solve_triangular(self.chol, u[..., None], lower=True)[..., 0]
+
+    def solve_upper(self, h: jax.Array) -> jax.Array:
+        """C'^-1 h for h (levels x K)."""
+        if self.k == 1:
+            return h / self.c11[:, None]
+        if self.k == 2:
+            m2 = h[:, 1] / self.c22
+            return jnp.stack([(h[:, 0] - self.c21 * m2) / self.c11, m2], axis=1)
+        upper = jnp.swapaxes(self.chol, -1, -2)
+        return solve_triangular(upper, h[..., None], lower=False)[..., 0]
+
+
+def _scaled(stats: GroupStats, beta: jax.Array, sigma: jax.Array, lam: jax.Array):
+    zdz, zde, ede, log_d, n = _weighted(stats, beta, sigma)
+    zl = jnp.sum(zdz[:-1, :, :, None] * lam, axis=-2)  # Z'D^-1Z Lam, per level
+    m = jnp.eye(lam.shape[0]) + jnp.sum(lam.T[:, :, None] * zl[:, None, :, :], axis=-2)
+    u = jnp.sum(zde[:-1, :, None] * lam, axis=-2)  # Lam' Z'D^-1 e, per level
+    return _Factor(m), u, ede, log_d, n
 
 
 def marginal_log_likelihood(
@@ -45,14 +101,9 @@ def marginal_log_likelihood(
     residual sd per sigma level, `lam` (K, K) is the lower Cholesky factor of the group
     effects' covariance. The last level of `stats` holds rows without a group effect.
     """
-    zdz, zde, ede, log_d, n = _weighted(stats, beta, sigma)
-    k = lam.shape[0]
-    m = jnp.eye(k) + lam.T @ zdz[:-1] @ lam
-    u = zde[:-1] @ lam
-    chol = jnp.linalg.cholesky(m)
-    half = solve_triangular(chol, u[..., None], lower=True)[..., 0]
-    log_det_m = 2 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
-    grouped = jnp.sum(log_det_m + log_d[:-1] + ede[:-1] - jnp.sum(half**2, axis=-1))
+    factor, u, ede, log_d, n = _scaled(stats, beta, sigma, lam)
+    half = factor.solve_lower(u)
+    grouped = jnp.sum(factor.log_det() + log_d[:-1] + ede[:-1] - jnp.sum(half**2, axis=-1))
     ungrouped = log_d[-1] + ede[-1]
     return -0.5 * (jnp.sum(n) * LOG_2PI + grouped + ungrouped)
 
@@ -61,12 +112,7 @@ def draw_group_effects(
     key: jax.Array, beta: jax.Array, sigma: jax.Array, lam: jax.Array, stats: GroupStats
 ) -> jax.Array:
     """One exact draw of r (levels x K) from its Gaussian conditional."""
-    zdz, zde, _, _, _ = _weighted(stats, beta, sigma)
-    k = lam.shape[0]
-    m = jnp.eye(k) + lam.T @ zdz[:-1] @ lam
-    u = zde[:-1] @ lam
-    chol = jnp.linalg.cholesky(m)
-    mean = cho_solve((chol, True), u[..., None])[..., 0]
-    noise = jax.random.normal(key, mean.shape)
-    v = mean + solve_triangular(jnp.swapaxes(chol, -1, -2), noise[..., None], lower=False)[..., 0]
+    factor, u, _, _, _ = _scaled(stats, beta, sigma, lam)
+    noise = jax.random.normal(key, u.shape)
+    v = factor.solve_upper(factor.solve_lower(u) + noise)
     return v @ lam.T
