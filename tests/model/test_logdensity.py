@@ -178,7 +178,7 @@ def test_sleepstudy_log_density_under_jit(sleep_model):
 def test_derived_quantities(sleep_model, sleepstudy):
     rng = np.random.default_rng(3)
     theta = rng.normal(0, 0.7, sleep_model.dim)
-    out = sleep_model.derived(jnp.asarray(theta), jax.random.key(0))
+    out = sleep_model.derived(jnp.asarray(theta), jax.random.key(0), sleep_model.data)
     u = Unconstrained(sleep_model, theta)
     intercept, (b_days,) = u.values("intercept_mu")[0], u.values("coefs_mu")
     # b_Intercept is the intercept at Days = 0: Intercept - mean(Days) * b_Days.

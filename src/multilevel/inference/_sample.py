@@ -51,8 +51,8 @@ def _batched(derived):
     """`derived` over every draw, DERIVED_BATCH draws at a time: vmapping all of them at once
     would hold every draw's intermediates (e.g. 4000 x 10^4 levels x 2 x 2) in memory."""
 
-    def over_draws(flat, keys):
-        return jax.lax.map(lambda a: derived(*a), (flat, keys), batch_size=DERIVED_BATCH)
+    def over_draws(flat, keys, data):
+        return jax.lax.map(lambda a: derived(*a, data), (flat, keys), batch_size=DERIVED_BATCH)
 
     over_draws.__name__ = "derived"
     return over_draws
@@ -66,9 +66,11 @@ def to_inference_data(
     keys = random_keys(np.random.default_rng([seed, 1]), chains * draws)
     names = (*model.scalar_names, *(e.name for e in model.effects))
     derive = compiler(
-        _batched(model.derived), (flat, keys), jax.tree.structure(dict.fromkeys(names, 0))
+        _batched(model.derived),
+        (flat, keys, model.data),
+        jax.tree.structure(dict.fromkeys(names, 0)),
     )
-    named = derive(flat, keys)
+    named = derive(flat, keys, model.data)
     posterior = {
         name: np.asarray(named[name]).reshape(chains, draws, *named[name].shape[1:])
         for name in names

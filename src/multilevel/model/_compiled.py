@@ -95,18 +95,21 @@ class CompiledModel:
         build = build_marginal_log_density if self.engine == "marginal" else build_log_density
         return build(self.blocks, self.design, self.family)
 
-    def derived(self, theta: jax.Array, key: jax.Array) -> dict[str, jax.Array]:
+    def derived(self, theta: jax.Array, key: jax.Array, data: Data) -> dict[str, jax.Array]:
         """brms-named quantities of one draw: b_*, sd_*, cor_*, aux parameters and r_*.
+
+        `data` is an argument, never `self.data`: a traced program must hold no data values,
+        since programs are shared between data sets of the same shapes.
 
         Group effects of levels a term has no data for (a level that only appears in
         another term of the same factor) are drawn from their prior, which is exactly their
         posterior; `key` seeds those draws.
         """
-        values = constrain(theta, self.blocks, self.design, self.data)
+        values = constrain(theta, self.blocks, self.design, data)
         out: dict[str, jax.Array] = {}
         for dpar, d in self.design.dpars.items():
             if d.fixed.has_intercept:
-                out[fixed_name(dpar, "Intercept")] = original_intercept(values, self.data, dpar)
+                out[fixed_name(dpar, "Intercept")] = original_intercept(values, data, dpar)
             for k, coef in enumerate(d.fixed.names):
                 out[fixed_name(dpar, coef)] = values.blocks[f"coefs_{dpar}"][k]
         for i, g in enumerate(self.design.groups):
@@ -120,7 +123,7 @@ class CompiledModel:
                 out[a.name] = values.blocks[a.name][0]
         if self.engine == "marginal":
             (effect,) = self.effects
-            out[effect.name] = draw_effects(values, self.data, self.design, key)
+            out[effect.name] = draw_effects(values, data, self.design, key)
             return out
         keys = jax.random.split(key, max(len(self.effects), 1))
         for effect, k in zip(self.effects, keys, strict=False):
@@ -191,7 +194,7 @@ def compile_model(
     order: list[str] = []
 
     def named(theta, key):
-        out = probe.derived(theta, key)
+        out = probe.derived(theta, key, data)
         order.extend(out)
         return out
 
