@@ -14,20 +14,20 @@ import numpy as np
 
 
 class GroupStats(NamedTuple):
-    """Cross-products summed within each (level, sigma level) cell.
+    """Cross-products for the marginal likelihood.
 
-    Shapes, for J levels (the last index, J, holds rows without a group effect), S sigma
-    levels, p fixed columns and K group-effect columns:
-    n (J+1, S); xx (J+1, S, p, p); xy (J+1, S, p); zz (J+1, S, K, K); zx (J+1, S, K, p);
-    zy (J+1, S, K); yy (J+1, S).
+    Per level (J levels, S sigma levels, K group-effect columns, p fixed columns), only what
+    the group effects touch: zz (J, S, K, K), zx (J, S, K, p), zy (J, S, K). The residual
+    terms enter the likelihood summed over levels, so they are kept summed per sigma level
+    over all rows (with or without a group effect): n (S,), xx (S, p, p), xy (S, p), yy (S,).
     """
 
-    n: np.ndarray
-    xx: np.ndarray
-    xy: np.ndarray
     zz: np.ndarray
     zx: np.ndarray
     zy: np.ndarray
+    n: np.ndarray
+    xx: np.ndarray
+    xy: np.ndarray
     yy: np.ndarray
 
 
@@ -40,29 +40,36 @@ def group_stats(
     sigma_level: np.ndarray,
     n_sigma: int,
 ) -> GroupStats:
-    """Sum the cross-products of the rows of each (level, sigma level) cell.
+    """Sum the cross-products of the rows of each (level, sigma level) cell; `level ==
+    n_levels` marks rows without a group effect.
 
     Example:
         >>> y = np.array([1.0, 2.0, 3.0]); x = np.ones((3, 1)); z = np.ones((3, 1))
         >>> s = group_stats(y, x, z, np.array([0, 0, 1]), 2, np.zeros(3, int), 1)
-        >>> s.n[:, 0].tolist(), s.zy[:, 0, 0].tolist()
-        ([2.0, 1.0, 0.0], [3.0, 3.0, 0.0])
+        >>> s.zy[:, 0, 0].tolist(), s.n.tolist(), s.yy.tolist()
+        ([3.0, 3.0], [3.0], [14.0])
     """
-    cell = level * n_sigma + sigma_level
-    cells = (n_levels + 1) * n_sigma
+    grouped = level < n_levels
+    cell = level[grouped] * n_sigma + sigma_level[grouped]
 
-    def total(values: np.ndarray) -> np.ndarray:
-        flat = values.reshape(len(y), -1)
-        out = np.zeros((cells, flat.shape[1]))
+    def per_level(values: np.ndarray) -> np.ndarray:
+        flat = values[grouped].reshape(len(cell), -1)
+        out = np.zeros((n_levels * n_sigma, flat.shape[1]))
         np.add.at(out, cell, flat)
-        return out.reshape(n_levels + 1, n_sigma, *values.shape[1:])
+        return out.reshape(n_levels, n_sigma, *values.shape[1:])
+
+    def per_sigma(values: np.ndarray) -> np.ndarray:
+        flat = values.reshape(len(y), -1)
+        out = np.zeros((n_sigma, flat.shape[1]))
+        np.add.at(out, sigma_level, flat)
+        return out.reshape(n_sigma, *values.shape[1:])
 
     return GroupStats(
-        n=total(np.ones(len(y))),
-        xx=total(x[:, :, None] * x[:, None, :]),
-        xy=total(x * y[:, None]),
-        zz=total(z[:, :, None] * z[:, None, :]),
-        zx=total(z[:, :, None] * x[:, None, :]),
-        zy=total(z * y[:, None]),
-        yy=total(y * y),
+        zz=per_level(z[:, :, None] * z[:, None, :]),
+        zx=per_level(z[:, :, None] * x[:, None, :]),
+        zy=per_level(z * y[:, None]),
+        n=per_sigma(np.ones(len(y))),
+        xx=per_sigma(x[:, :, None] * x[:, None, :]),
+        xy=per_sigma(x * y[:, None]),
+        yy=per_sigma(y * y),
     )

@@ -26,19 +26,27 @@ from ..design._stats import GroupStats
 LOG_2PI = math.log(2 * math.pi)
 
 
-def _weighted(stats: GroupStats, beta: jax.Array, sigma: jax.Array):
-    """Per level: Z'D^-1Z, Z'D^-1 e, e'D^-1 e, log|D| and the row count.
+def _residual_terms(stats: GroupStats, beta: jax.Array, sigma: jax.Array) -> jax.Array:
+    """log|D| + e'D^-1 e over all rows, from the per-sigma-level totals."""
+    w = 1.0 / sigma**2
+    bxxb = jnp.sum(stats.xx * beta[:, None] * beta, axis=(-2, -1))
+    ede = jnp.sum((stats.yy - 2 * jnp.sum(stats.xy * beta, axis=-1) + bxxb) * w)
+    return ede + jnp.sum(stats.n * jnp.log(sigma**2))
 
-    Written as broadcast products and sums: with K and p this small, XLA compiles and runs
-    them faster on a CPU than batched dot products.
+
+def _scaled(stats: GroupStats, beta: jax.Array, sigma: jax.Array, lam: jax.Array):
+    """Per level: the factor of M = I + Lam'Z'D^-1ZLam and u = Lam'Z'D^-1 e.
+
+    Broadcast products and sums: with K and p this small, XLA compiles and runs them faster
+    on a CPU than batched dot products.
     """
     w = 1.0 / sigma**2
     zdz = jnp.sum(stats.zz * w[:, None, None], axis=1)
     zde = jnp.sum((stats.zy - jnp.sum(stats.zx * beta, axis=-1)) * w[:, None], axis=1)
-    bxxb = jnp.sum(stats.xx * beta[:, None] * beta, axis=(-2, -1))
-    ede = jnp.sum((stats.yy - 2 * jnp.sum(stats.xy * beta, axis=-1) + bxxb) * w, axis=1)
-    log_d = jnp.sum(stats.n * jnp.log(sigma**2), axis=1)
-    return zdz, zde, ede, log_d, jnp.sum(stats.n, axis=1)
+    zl = jnp.sum(zdz[:, :, :, None] * lam, axis=-2)  # Z'D^-1Z Lam, per level
+    m = jnp.eye(lam.shape[0]) + jnp.sum(lam.T[:, :, None] * zl[:, None, :, :], axis=-2)
+    u = jnp.sum(zde[:, :, None] * lam, axis=-2)  # Lam' Z'D^-1 e, per level
+    return _Factor(m), u
 
 
 class _Factor:
@@ -84,14 +92,6 @@ class _Factor:
         return solve_triangular(upper, h[..., None], lower=False)[..., 0]
 
 
-def _scaled(stats: GroupStats, beta: jax.Array, sigma: jax.Array, lam: jax.Array):
-    zdz, zde, ede, log_d, n = _weighted(stats, beta, sigma)
-    zl = jnp.sum(zdz[:-1, :, :, None] * lam, axis=-2)  # Z'D^-1Z Lam, per level
-    m = jnp.eye(lam.shape[0]) + jnp.sum(lam.T[:, :, None] * zl[:, None, :, :], axis=-2)
-    u = jnp.sum(zde[:-1, :, None] * lam, axis=-2)  # Lam' Z'D^-1 e, per level
-    return _Factor(m), u, ede, log_d, n
-
-
 def marginal_log_likelihood(
     beta: jax.Array, sigma: jax.Array, lam: jax.Array, stats: GroupStats
 ) -> jax.Array:
@@ -99,20 +99,19 @@ def marginal_log_likelihood(
 
     `beta` (p,) multiplies the columns the statistics were built from, `sigma` (S,) holds one
     residual sd per sigma level, `lam` (K, K) is the lower Cholesky factor of the group
-    effects' covariance. The last level of `stats` holds rows without a group effect.
+    effects' covariance.
     """
-    factor, u, ede, log_d, n = _scaled(stats, beta, sigma, lam)
+    factor, u = _scaled(stats, beta, sigma, lam)
     half = factor.solve_lower(u)
-    grouped = jnp.sum(factor.log_det() + log_d[:-1] + ede[:-1] - jnp.sum(half**2, axis=-1))
-    ungrouped = log_d[-1] + ede[-1]
-    return -0.5 * (jnp.sum(n) * LOG_2PI + grouped + ungrouped)
+    grouped = jnp.sum(factor.log_det()) - jnp.sum(half**2)
+    return -0.5 * (jnp.sum(stats.n) * LOG_2PI + grouped + _residual_terms(stats, beta, sigma))
 
 
 def draw_group_effects(
     key: jax.Array, beta: jax.Array, sigma: jax.Array, lam: jax.Array, stats: GroupStats
 ) -> jax.Array:
     """One exact draw of r (levels x K) from its Gaussian conditional."""
-    factor, u, _, _, _ = _scaled(stats, beta, sigma, lam)
+    factor, u = _scaled(stats, beta, sigma, lam)
     noise = jax.random.normal(key, u.shape)
     v = factor.solve_upper(factor.solve_lower(u) + noise)
     return v @ lam.T
