@@ -43,34 +43,67 @@ def _scaled(stats: GroupStats, beta: jax.Array, sigma: jax.Array, lam: jax.Array
     w = 1.0 / sigma**2
     zdz = jnp.sum(stats.zz * w[:, None, None], axis=1)
     zde = jnp.sum((stats.zy - jnp.sum(stats.zx * beta, axis=-1)) * w[:, None], axis=1)
+    if lam.shape[0] == 2:
+        return _scaled_2x2(zdz, zde, lam)
     zl = jnp.sum(zdz[:, :, :, None] * lam, axis=-2)  # Z'D^-1Z Lam, per level
     m = jnp.eye(lam.shape[0]) + jnp.sum(lam.T[:, :, None] * zl[:, None, :, :], axis=-2)
     u = jnp.sum(zde[:, :, None] * lam, axis=-2)  # Lam' Z'D^-1 e, per level
     return _Factor(m), u
 
 
+def _scaled_2x2(zdz: jax.Array, zde: jax.Array, lam: jax.Array):
+    """M = I + Lam' A Lam and u = Lam' e for K = 2 and lower-triangular Lam, written out."""
+    a00, a01, a11 = zdz[:, 0, 0], zdz[:, 1, 0], zdz[:, 1, 1]
+    l00, l10, l11 = lam[0, 0], lam[1, 0], lam[1, 1]
+    m00 = 1 + a00 * l00**2 + 2 * a01 * l00 * l10 + a11 * l10**2
+    m01 = l11 * (a01 * l00 + a11 * l10)
+    m11 = 1 + a11 * l11**2
+    m = jnp.stack([jnp.stack([m00, m01], -1), jnp.stack([m01, m11], -1)], -2)
+    u = jnp.stack([l00 * zde[:, 0] + l10 * zde[:, 1], l11 * zde[:, 1]], -1)
+    return _Factor(m), u
+
+
 class _Factor:
-    """Cholesky factors C_j of a batch of small SPD matrices M_j (levels x K x K), with the
-    two triangular solves the engine needs. K = 1 and 2 are written out elementwise: XLA's
-    batched LAPACK on tiny matrices is several times slower on CPU (DESIGN.md)."""
+    """A batch of small SPD matrices M_j (levels x K x K): log-determinants, quadratic forms
+    and the triangular solves with their Cholesky factors C_j. K = 1 and 2 are written out
+    elementwise: XLA's batched LAPACK on tiny matrices is several times slower on CPU."""
 
     def __init__(self, m: jax.Array):
-        self.k = m.shape[-1]
-        if self.k == 1:
-            self.c11 = jnp.sqrt(m[..., 0, 0])
-        elif self.k == 2:
-            self.c11 = jnp.sqrt(m[..., 0, 0])
-            self.c21 = m[..., 1, 0] / self.c11
-            self.c22 = jnp.sqrt(m[..., 1, 1] - self.c21**2)
-        else:
-            self.chol = jnp.linalg.cholesky(m)
+        self.m, self.k = m, m.shape[-1]
+
+    @property
+    def c11(self) -> jax.Array:
+        return jnp.sqrt(self.m[:, 0, 0])
+
+    @property
+    def c21(self) -> jax.Array:
+        return self.m[:, 1, 0] / self.c11
+
+    @property
+    def c22(self) -> jax.Array:
+        return jnp.sqrt(self.m[:, 1, 1] - self.c21**2)
+
+    @property
+    def chol(self) -> jax.Array:
+        return jnp.linalg.cholesky(self.m)
 
     def log_det(self) -> jax.Array:
         if self.k == 1:
-            return 2 * jnp.log(self.c11)
+            return jnp.log(self.m[:, 0, 0])
         if self.k == 2:
-            return 2 * (jnp.log(self.c11) + jnp.log(self.c22))
+            return jnp.log(self.m[:, 0, 0] * self.m[:, 1, 1] - self.m[:, 1, 0] ** 2)
         return 2 * jnp.sum(jnp.log(jnp.diagonal(self.chol, axis1=-2, axis2=-1)), axis=-1)
+
+    def quadratic(self, u: jax.Array) -> jax.Array:
+        """u' M^-1 u per level; for K <= 2 from M's entries directly (one division, no square
+        roots: float64 sqrt and log are slow on XLA's CPU backend)."""
+        if self.k == 1:
+            return u[:, 0] ** 2 / self.m[:, 0, 0]
+        if self.k == 2:
+            m00, m01, m11 = self.m[:, 0, 0], self.m[:, 1, 0], self.m[:, 1, 1]
+            u0, u1 = u[:, 0], u[:, 1]
+            return (m11 * u0**2 - 2 * m01 * u0 * u1 + m00 * u1**2) / (m00 * m11 - m01**2)
+        return jnp.sum(self.solve_lower(u) ** 2, axis=-1)
 
     def solve_lower(self, u: jax.Array) -> jax.Array:
         """C^-1 u for u (levels x K)."""
@@ -102,8 +135,7 @@ def marginal_log_likelihood(
     effects' covariance.
     """
     factor, u = _scaled(stats, beta, sigma, lam)
-    half = factor.solve_lower(u)
-    grouped = jnp.sum(factor.log_det()) - jnp.sum(half**2)
+    grouped = jnp.sum(factor.log_det()) - jnp.sum(factor.quadratic(u))
     return -0.5 * (jnp.sum(stats.n) * LOG_2PI + grouped + _residual_terms(stats, beta, sigma))
 
 
