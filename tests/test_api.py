@@ -191,3 +191,10 @@ def test_fit_shortcut_rejects_unknown_keywords(df):
 def test_unknown_metric_is_an_error(model):
     with pytest.raises(ml.ModelError, match="metric must be one of"):
         model.fit(metric="full")
+
+
+def test_unknown_engine_is_an_error_listing_auto(model):
+    with pytest.raises(
+        ml.ModelError, match=r"engine must be one of \('auto', 'full', 'marginal'\)"
+    ):
+        model.fit(engine="fast")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +30,7 @@ FIT_KEYWORDS = (
     "progress",
 )
 METRICS = ("diag", "dense")
+ENGINES = ("auto", "full", "marginal")
 
 
 class Model:
@@ -126,10 +126,11 @@ class Model:
         `"auto"` (the default) takes the marginal engine wherever it applies, and
         `describe()` says which and why.
         """
-        if metric not in METRICS:
-            raise ModelError(f"metric must be one of {METRICS}, got {metric!r}")
-        settings = _settings(chains, warmup, draws, seed, target_accept, max_treedepth, progress)
-        settings = replace(settings, metric=metric)
+        if engine not in ENGINES:
+            raise ModelError(f"engine must be one of {ENGINES}, got {engine!r}")
+        settings = _settings(
+            chains, warmup, draws, seed, target_accept, max_treedepth, metric, progress
+        )
         compiled = self._engine(engine)
         return Fit(compiled, sample(compiled, settings))
 
@@ -163,7 +164,7 @@ def _source(formula: str, dpars: dict[str, str]) -> str:
 
 
 def _settings(
-    chains, warmup, draws, seed, target_accept, max_treedepth, progress
+    chains, warmup, draws, seed, target_accept, max_treedepth, metric, progress
 ) -> SamplerSettings:
     _check_int("chains", chains, 1, 64)
     _check_int("warmup", warmup, 0, 10**7)
@@ -176,8 +177,10 @@ def _settings(
         raise ModelError(
             f"target_accept must be a number between 0 and 1 (e.g. 0.95), got {target_accept!r}"
         )
+    if metric not in METRICS:
+        raise ModelError(f"metric must be one of {METRICS}, got {metric!r}")
     return SamplerSettings(
-        chains, warmup, draws, seed, float(target_accept), max_treedepth, progress
+        chains, warmup, draws, seed, float(target_accept), max_treedepth, progress, metric
     )
 
 
