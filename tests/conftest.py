@@ -7,6 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -37,3 +38,11 @@ def partially_clustered() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def ratings() -> pd.DataFrame:
     return load_data("ratings_2x2")
+
+
+@pytest.fixture(scope="session")
+def grouseticks() -> pd.DataFrame:
+    """Ticks on chicks in broods at locations (lme4); brood labels are unique across
+    locations, so broods nest in locations. `log_ticks = log(TICKS + 1)` for Gaussian fits."""
+    df = load_data("grouseticks")
+    return df.assign(log_ticks=np.log1p(df["TICKS"]), YEAR=df["YEAR"].astype(str))

@@ -50,13 +50,38 @@ def test_auto_picks_the_marginal_engine_where_it_applies(sleepstudy):
     assert fit.engine == "marginal"
 
 
-def test_marginal_engine_refuses_crossed_factors(sleepstudy):
+def test_engines_agree_on_nested_factors(grouseticks):
+    # Broods within locations, written as lme4's a/b: integrated out brood by brood, then
+    # location by location; 403 rows, 63 locations, 118 broods.
+    model = ml.Model("log_ticks ~ YEAR + (1 | LOCATION/BROOD)", grouseticks)
+    assert "level by level, LOCATION:BROOD within LOCATION" in model.describe()
+    _agree(model.fit(seed=5, engine="full"), model.fit(seed=5, engine="marginal"))
+
+
+def test_implicit_nesting_is_found(grouseticks):
+    # Brood labels are unique across locations: (1 | LOCATION) + (1 | BROOD) is nested too.
+    model = ml.Model("log_ticks ~ YEAR + (1 | LOCATION) + (1 | BROOD)", grouseticks)
+    assert "level by level, BROOD within LOCATION" in model.describe()
+
+
+def test_engines_agree_on_crossed_factors(sleepstudy):
+    # Subjects crossed with days: 18 + 10 effects, integrated out jointly.
     df = sleepstudy.assign(day=sleepstudy["Days"].astype(str))
     model = ml.Model("Reaction ~ Days + (1 | Subject) + (1 | day)", df)
-    assert "Engine (auto): full, group effects sampled, because its group terms use" in (
+    assert "jointly over the crossed factors" in model.describe()
+    _agree(model.fit(seed=6, engine="full"), model.fit(seed=6, engine="marginal"))
+
+
+def test_crossed_factors_with_many_effects_stay_on_the_full_engine(sleepstudy, monkeypatch):
+    from multilevel.model import _engine
+
+    monkeypatch.setattr(_engine, "MAX_DENSE_EFFECTS", 20)
+    df = sleepstudy.assign(day=sleepstudy["Days"].astype(str))
+    model = ml.Model("Reaction ~ Days + (1 | Subject) + (1 | day)", df)
+    assert "full, group effects sampled, because its grouping factors (day, Subject) are " in (
         model.describe()
     )
-    with pytest.raises(ml.ModelError, match="several factors"):
+    with pytest.raises(ml.ModelError, match="28 group effects in all"):
         model.fit(engine="marginal")
 
 

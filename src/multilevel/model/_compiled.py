@@ -14,7 +14,14 @@ from .._errors import ModelError
 from ..design import Design, GroupDesign
 from ..families import Family
 from ..priors import AssignedPrior, PriorSpec
-from ._engine import build_marginal_log_density, draw_effects, marginal_data, marginal_reason
+from ._engine import (
+    MarginalPlan,
+    build_marginal_log_density,
+    draw_effects,
+    marginal_data,
+    marginal_plan,
+    marginal_reason,
+)
 from ._layout import Block, fixed_name, layout, sd_name
 from ._logdensity import (
     Data,
@@ -52,6 +59,7 @@ class CompiledModel:
     scalar_names: tuple[str, ...]
     effects: tuple[GroupEffects, ...]
     engine: str = "full"
+    plan: MarginalPlan | None = field(default=None, repr=False)
 
     @property
     def dim(self) -> int:
@@ -92,8 +100,9 @@ class CompiledModel:
         return digest.hexdigest()
 
     def log_density(self):
-        build = build_marginal_log_density if self.engine == "marginal" else build_log_density
-        return build(self.blocks, self.design, self.family)
+        if self.engine == "marginal":
+            return build_marginal_log_density(self.blocks, self.design, self.plan)
+        return build_log_density(self.blocks, self.design, self.family)
 
     def derived(self, theta: jax.Array, key: jax.Array, data: Data) -> dict[str, jax.Array]:
         """brms-named quantities of one draw: b_*, sd_*, cor_*, aux parameters and r_*.
@@ -122,8 +131,8 @@ class CompiledModel:
             if a.name not in self.design.dpars:
                 out[a.name] = values.blocks[a.name][0]
         if self.engine == "marginal":
-            (effect,) = self.effects
-            out[effect.name] = draw_effects(values, data, self.design, key)
+            by_factor = draw_effects(values, data, self.design, self.plan, key)
+            out.update({e.name: by_factor[e.group] for e in self.effects})
             return out
         keys = jax.random.split(key, max(len(self.effects), 1))
         for effect, k in zip(self.effects, keys, strict=False):
@@ -188,9 +197,12 @@ def compile_model(
     y = family.check_response(design.response)
     marginal = engine == "marginal"
     blocks, assigned = layout(design, family, y, list(priors), marginal)
-    data = model_data(design, y, blocks) | (marginal_data(design, y) if marginal else {})
+    plan = marginal_plan(design) if marginal else None
+    data = model_data(design, y, blocks, rows=not marginal)
+    if marginal:
+        data |= marginal_data(design, y, plan)
     effects = _group_effects_index(design)
-    probe = CompiledModel(design, family, blocks, assigned, data, (), effects, engine)
+    probe = CompiledModel(design, family, blocks, assigned, data, (), effects, engine, plan)
     order: list[str] = []
 
     def named(theta, key):
@@ -200,4 +212,4 @@ def compile_model(
 
     shapes = jax.eval_shape(named, jnp.zeros(probe.dim), jax.random.key(0))
     scalars = tuple(name for name in order if shapes[name].shape == ())
-    return CompiledModel(design, family, blocks, assigned, data, scalars, effects, engine)
+    return CompiledModel(design, family, blocks, assigned, data, scalars, effects, engine, plan)

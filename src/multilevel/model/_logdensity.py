@@ -21,10 +21,11 @@ jax.config.update("jax_enable_x64", True)
 Data = dict[str, jax.Array]
 
 
-def model_data(design: Design, y: np.ndarray, blocks: list[Block]) -> Data:
+def model_data(design: Design, y: np.ndarray, blocks: list[Block], rows: bool = True) -> Data:
     """The arrays the log density reads: passed as arguments, never baked into the program,
     so one compiled program serves every data set of the same shapes. That includes the
-    blocks' units (`loc`, `scale`), which come from the data."""
+    blocks' units (`loc`, `scale`), which come from the data. `rows=False` leaves out the
+    per-row design matrices (the marginal engine reads statistics instead)."""
     data: Data = {"y": jnp.asarray(y)}
     for b in blocks:
         if b.loc is not None:
@@ -33,9 +34,10 @@ def model_data(design: Design, y: np.ndarray, blocks: list[Block]) -> Data:
                 jnp.asarray(b.scale),
             )
     for dpar, d in design.dpars.items():
-        data[f"X_{dpar}"] = jnp.asarray(d.fixed.matrix - d.fixed.means)
         data[f"means_{dpar}"] = jnp.asarray(d.fixed.means)
-    for i, g in enumerate(design.groups):
+        if rows:
+            data[f"X_{dpar}"] = jnp.asarray(d.fixed.matrix - d.fixed.means)
+    for i, g in enumerate(design.groups if rows else ()):
         data[f"Z_{i}"] = jnp.asarray(g.z)
         data[f"index_{i}"] = jnp.asarray(g.index)
     return data
