@@ -152,6 +152,24 @@ WRITTEN = {
         },
         "sigma": 10.71072238,
     },
+    "lme4_grouseticks_nested_gaussian_reml": {
+        "r_code": (
+            'data <- read.csv("grouseticks.csv"); data$log_ticks <- log1p(data$TICKS); '
+            "data$YEAR <- factor(data$YEAR); "
+            "lmer(log_ticks ~ YEAR + (1 | LOCATION/BROOD), data, REML = TRUE)"
+        ),
+        "fixed": {
+            "b_Intercept": (0.93456722666, 0.14151896976),
+            "b_YEAR96": (0.90784563404, 0.16768126376),
+            "b_YEAR97": (-0.48754339536, 0.16682608766),
+        },
+        "sd": {
+            "sd_BROOD:LOCATION__Intercept": 0.50329261058,
+            "sd_LOCATION__Intercept": 0.62260406936,
+        },
+        "cor": {},
+        "sigma": 0.56102284027,
+    },
 }
 
 WRITTEN_GLMMTMB = {
@@ -524,3 +542,31 @@ def test_same_seed_same_draws_other_seed_other_draws(sleep_fit, sleepstudy):
     assert np.array_equal(
         sleep_fit.idata.sample_stats["lp"].values, again.idata.sample_stats["lp"].values
     )
+
+
+# --------------------------------------------------------------------------------------------
+# grouseticks: log(TICKS + 1) ~ YEAR + (1 | LOCATION/BROOD), broods nested in locations
+
+
+@pytest.fixture(scope="module")
+def grouse_nested_fit(grouseticks):
+    return ml.fit("log_ticks ~ YEAR + (1 | LOCATION/BROOD)", data=grouseticks, seed=1)
+
+
+def test_grouseticks_nested_matches_lme4(grouse_nested_fit):
+    """lmer(log_ticks ~ YEAR + (1 | LOCATION/BROOD), data, REML = TRUE), log_ticks = log1p(TICKS)
+
+    (Intercept) 0.93456722666 (se 0.14151896976), YEAR96 0.90784563404 (se 0.16768126376),
+    YEAR97 -0.48754339536 (se 0.16682608766); sds BROOD:LOCATION 0.50329261058, LOCATION
+    0.62260406936; residual sd 0.56102284027. lme4 names the inner factor BROOD:LOCATION,
+    brms (and we) LOCATION:BROOD. 63 locations and 118 broods determine the sds better than
+    18 subjects do, so the general tolerances hold with room to spare.
+    """
+    fit = grouse_nested_fit
+    assert fit.engine == "marginal"  # nested factors: integrated out brood by brood
+    check_diagnostics(fit)
+    ref = lme4_reference("lme4_grouseticks_nested_gaussian_reml")
+    check_fixed(fit.summary(), ref["fixed"])
+    for name, value in ref["sd"].items():
+        check_group_sd(fit, name.replace("BROOD:LOCATION", "LOCATION:BROOD"), value)
+    check_sigma(draws(fit, "sigma"), ref["sigma"])

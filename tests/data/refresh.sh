@@ -4,6 +4,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 shared=${SHARED:-$here/../../../shared}
 for f in "$here"/*.csv; do cp "$shared/data/$(basename "$f")" "$f"; done
-for f in "$here"/reference/*.json; do cp "$shared/reference/$(basename "$f")" "$f"; done
+for f in "$here"/reference/*.json; do
+  if [[ -e $shared/reference/$(basename "$f") ]]; then cp "$shared/reference/$(basename "$f")" "$f"; fi
+done
+# References made here, not in ../shared: their R scripts sit beside them (needs R and lme4).
+if command -v Rscript >/dev/null; then
+  for r in "$here"/reference/*.R; do (cd "$here" && Rscript "reference/$(basename "$r")" >/dev/null); done
+fi
 cp "$shared/data/partially_clustered.csv" "$here/../../examples/data/"
 echo "refreshed from $shared"
