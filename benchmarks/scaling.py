@@ -163,10 +163,16 @@ def main() -> None:
         sizes = tuple(
             tuple(int(float(v)) for v in pair.split(":")) for pair in args.sizes.split(",")
         )
-    results = []
+    results, timed_out = [], {}
     for rows, groups in sizes:
         for engine in args.engines.split(","):
+            if engine in timed_out:  # a larger problem would only time out too
+                error = f"not run ({timed_out[engine]} at a smaller size)"
+                results.append({"rows": rows, "groups": groups, "engine": engine, "error": error})
+                continue
             results.append(run_child(args.design, rows, groups, engine, args.timeout))
+            if results[-1].get("error", "").startswith(">"):
+                timed_out[engine] = results[-1]["error"]
             print(f"  {results[-1]}", flush=True)
     text = table(results)
     print(text)

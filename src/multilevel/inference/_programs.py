@@ -67,20 +67,38 @@ def program(
     ).hexdigest()[:40]
     path = None if directory is None else directory / "programs" / f"{key}.jaxexport"
     exported = None if path is None else _load(path)
+    mesh = _mesh(leaves)
+    shardings = None if mesh is None else [x.sharding for x in leaves]
     if exported is None:
 
         def flat(*flat_args):
             return jax.tree.leaves(fn(*jax.tree.unflatten(in_tree, flat_args)))
 
-        exported = export.export(jax.jit(flat))(*leaves)
+        exported = export.export(jax.jit(flat, in_shardings=shardings))(*leaves)
         if path is not None:
             _store(path, exported.serialize())
-    call = jax.jit(exported.call)
+    if shardings is None:
+        call = jax.jit(exported.call)
+    else:  # an SPMD program: called on the devices it was exported for
+        call = jax.jit(
+            exported.call,
+            in_shardings=shardings,
+            out_shardings=list(exported.out_shardings_jax(mesh)),
+        )
 
     def run(*call_args):
         return jax.tree.unflatten(out_structure, call(*jax.tree.leaves(call_args)))
 
     return run
+
+
+def _mesh(leaves: list) -> jax.sharding.Mesh | None:
+    """The mesh of the first argument laid out over several devices, if any."""
+    for x in leaves:
+        sharding = getattr(x, "sharding", None)
+        if isinstance(sharding, jax.sharding.NamedSharding):
+            return sharding.mesh
+    return None
 
 
 def _load(path: Path) -> export.Exported | None:

@@ -128,26 +128,23 @@ def _stage(a: Matrix, e: Vector, lam: Lower, k_o: int):
     """Integrate the effects of the columns k_o.. (this factor's) out of one stage."""
     k = len(e)
     own = range(k_o, k)
-    # Lam_b' A Lam_b and Lam_b' A_bo, using only the nonzero entries of Lam.
-    lam_cols = {b: [(c, lam[c][b]) for c in range(b, k) if lam[c][b] is not None] for b in own}
-    a_lam = {
-        (r, b): _dot([lam_v for _, lam_v in lam_cols[b]], [a[r][c] for c, _ in lam_cols[b]])
-        for r in own
-        for b in own
+    # Column b of Lam as (row, entry) pairs, its structural zeros left out.
+    cols = {b: [(c, lam[c][b]) for c in range(b, k) if lam[c][b] is not None] for b in own}
+
+    def lam_t(i: int, entry) -> jax.Array:
+        """Row i of Lam' times the column vector whose c-th entry is entry(c)."""
+        return _dot([v for _, v in cols[i]], [entry(c) for c, _ in cols[i]])
+
+    a_lam = {(r, b): lam_t(b, lambda c, r=r: a[r][c]) for r in own for b in own}  # A Lam
+    m_low = {
+        (i, j): (1.0 if i == j else 0.0) + lam_t(i, lambda c, j=j: a_lam[(c, j)])
+        for i in own
+        for j in own
+        if j <= i
     }
-    m = [
-        [
-            (1.0 if i == j else 0.0)
-            + _dot([lv for _, lv in lam_cols[i]], [a_lam[(c, j)] for c, _ in lam_cols[i]])
-            for j in own
-        ]
-        for i in own
-    ]
-    t = [_dot([lv for _, lv in lam_cols[i]], [e[c] for c, _ in lam_cols[i]]) for i in own]
-    g = [
-        [_dot([lv for _, lv in lam_cols[i]], [a[c][o] for c, _ in lam_cols[i]]) for o in range(k_o)]
-        for i in own
-    ]
+    m = [[m_low[max(i, j), min(i, j)] for j in own] for i in own]
+    t = [lam_t(i, lambda c: e[c]) for i in own]
+    g = [[lam_t(i, lambda c, o=o: a[c][o]) for o in range(k_o)] for i in own]
     lower, pivots = _ldl(m)
     h = _solve_unit_lower(lower, t)
     hg = [_solve_unit_lower(lower, [row[o] for row in g]) for o in range(k_o)]
