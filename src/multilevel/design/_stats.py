@@ -33,7 +33,7 @@ class GroupStats(NamedTuple):
     """Cross-products for the marginal likelihood, with the node axis last.
 
     Per cell (L cells, S sigma levels, K group-effect columns, p fixed columns): zz (S, K, K,
-    L), zx (S, K, L, p), zy (S, K, L). The residual terms enter the likelihood summed over
+    L), zx (S, K, p, L), zy (S, K, L). The residual terms enter the likelihood summed over
     cells, so they are kept summed per sigma level over all rows (with or without a group
     effect): n (S,), xx (S, p, p), xy (S, p), yy (S,). `parents` and `level_nodes` are the
     `FactorTree`'s.
@@ -110,10 +110,9 @@ def group_stats(
         out = out.reshape(n_cells, n_sigma, *values.shape[1:])
         return np.ascontiguousarray(np.moveaxis(out, 0, -1))
 
-    zx = per_cell(z[:, :, None] * x[:, None, :])  # (S, K, p, L)
     return GroupStats(
         zz=per_cell(z[:, :, None] * z[:, None, :]),
-        zx=np.ascontiguousarray(np.swapaxes(zx, -1, -2)),
+        zx=per_cell(z[:, :, None] * x[:, None, :]),
         zy=per_cell(z * y[:, None]),
         n=_sum_by(sigma_level, np.ones(len(y)), n_sigma),
         xx=_sum_by(sigma_level, x[:, :, None] * x[:, None, :], n_sigma),

@@ -106,12 +106,13 @@ def _integrate(beta, sigma, lam: Lower, stats: GroupStats, columns):
     """Integrate the factors innermost first: each stage's factors, and the sum over nodes of
     log|M| - t' M^-1 t."""
     columns = _columns(lam, columns)
+    # Written as broadcast products and sums, which XLA fuses into loops: with S, K and p
+    # this small, a dot product's call costs more than its arithmetic on a CPU.
     w = 1.0 / sigma**2
-    a = jnp.tensordot(w, stats.zz, axes=1)  # (K, K, cells)
-    e = jnp.tensordot(w, stats.zy - stats.zx @ beta, axes=1)  # (K, cells)
-    k = a.shape[0]
-    a_m = [[a[i, j] for j in range(k)] for i in range(k)]
-    e_v = [e[i] for i in range(k)]
+    residual = stats.zy - sum(stats.zx[:, :, q] * beta[q] for q in range(beta.shape[0]))
+    k = stats.zz.shape[1]
+    a_m = [[jnp.sum(w[:, None] * stats.zz[:, i, j], axis=0) for j in range(k)] for i in range(k)]
+    e_v = [jnp.sum(w[:, None] * residual[:, i], axis=0) for i in range(k)]
     stages: list[_Stage] = []
     total = jnp.zeros(())
     for f in reversed(range(len(columns))):
