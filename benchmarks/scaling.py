@@ -3,9 +3,10 @@
 Designs (`--design`):
 - `slopes` (default): simulated random intercept + slope data, `y ~ x + (x | g)`, at (rows,
   groups) = (10^3, 10^2), (10^4, 10^3), (10^5, 10^3), (10^6, 10^4).
-- `crossed`: `y ~ x + (1 | subject) + (1 | item)`, subjects crossed with items, 20 000 rows
-  and 50 .. 800 levels in all (half subjects, half items): where integrating crossed factors
-  out jointly (one Q x Q Cholesky factorisation per gradient) stops paying off.
+- `crossed`: `y ~ x + (1 | subject) + (1 | item)`, subjects crossed with items, 50 .. 800
+  levels in all (half subjects, half items), 10 rows per level (each subject and each item
+  has ~20 rows): where integrating crossed factors out jointly (one Q x Q Cholesky
+  factorisation per gradient) stops paying off.
 - `sleepstudy`: lme4's sleepstudy, `Reaction ~ Days + (Days | Subject)`.
 
 Each fit runs in a fresh process with an empty compile cache (4 chains x 1000 warmup + 1000
@@ -71,7 +72,7 @@ DESIGNS = {
     "crossed": (
         "y ~ x + (1 | subject) + (1 | item)",
         simulate_crossed,
-        tuple((20_000, q) for q in (50, 100, 200, 400, 800)),
+        tuple((10 * q, q) for q in (50, 100, 200, 400, 800)),
     ),
     "sleepstudy": ("Reaction ~ Days + (Days | Subject)", sleepstudy, ((180, 18),)),
 }
