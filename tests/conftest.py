@@ -46,3 +46,20 @@ def grouseticks() -> pd.DataFrame:
     locations, so broods nest in locations. `log_ticks = log(TICKS + 1)` for Gaussian fits."""
     df = load_data("grouseticks")
     return df.assign(log_ticks=np.log1p(df["TICKS"]), YEAR=df["YEAR"].astype(str))
+
+
+@pytest.fixture(scope="session")
+def grouseticks_raw() -> pd.DataFrame:
+    """grouseticks as lme4 has it (YEAR numeric 95..97, as glmer's reference fit used it)."""
+    return load_data("grouseticks")
+
+
+@pytest.fixture(scope="session")
+def cbpp() -> pd.DataFrame:
+    """cbpp (lme4): period as a factor, as in R."""
+    return load_data("cbpp").astype({"period": str})
+
+
+@pytest.fixture(scope="session")
+def epilepsy() -> pd.DataFrame:
+    return load_data("epilepsy")

@@ -73,6 +73,8 @@ def test_errors_of_each_stage_reach_the_user(df):
     with pytest.raises(ml.PriorError):
         ml.Model("y ~ x", df, priors=["b_z ~ normal(0, 1)"])
     with pytest.raises(ml.ModelError):
+        ml.Model("y ~ x", df, family="poison")
+    with pytest.raises(ml.DataError, match="must be a count"):
         ml.Model("y ~ x", df, family="poisson")
 
 

@@ -40,7 +40,12 @@ class Model:
         formula: `"y ~ x + (1 + x | g)"`; group terms `(terms | g)`, `(terms || g)`,
             `g1/g2`, `g1:g2`; fixed terms as formulaic reads them (`C(x)`, `scale(x)`, ...).
         data: a pandas DataFrame (or dict of columns, or a polars / pyarrow frame).
-        family: the likelihood; `"gaussian"`.
+        family: the likelihood, by its brms name: `"gaussian"`, `"student"`, `"bernoulli"`,
+            `"binomial"` (`"y | trials(n) ~ ..."`), `"poisson"`, `"negbinomial"`, `"gamma"`,
+            `"lognormal"`, `"beta"`, `"zero_inflated_poisson"`, `"zero_inflated_negbinomial"`,
+            `"hurdle_poisson"`, `"hurdle_negbinomial"`, `"hurdle_lognormal"`,
+            `"zero_one_inflated_beta"`.
+        link: the link of the mean, when not the family's default (brms's).
         priors: statements such as `"b ~ normal(0, 10)"` or
             `"sd_g__x^2 ~ inv_gamma(0.01, 0.01)"` (`^2`: a prior on the variance).
         na_action: `"error"` (default) or `"drop"` rows with missing values (reported).
@@ -60,9 +65,10 @@ class Model:
         family: str = "gaussian",
         priors: Sequence[str | PriorSpec] | None = None,
         na_action: str = "error",
+        link: str | None = None,
         **dpars: str,
     ):
-        fam = get_family(family)
+        fam = get_family(family, link)
         spec = parse_formula(formula)
         aux = [a.name for a in fam.aux]
         for name in dpars:
@@ -75,7 +81,9 @@ class Model:
                     "go to .fit()"
                 )
         dpar_formulas = {name: parse_dpar_formula(name, text) for name, text in dpars.items()}
-        spec = ModelFormula(spec.response, {**spec.dpars, **dpar_formulas}, _source(formula, dpars))
+        spec = ModelFormula(
+            spec.response, {**spec.dpars, **dpar_formulas}, _source(formula, dpars), spec.additions
+        )
         if isinstance(priors, str):
             priors = [priors]
         design = build_design(spec, data, na_action)

@@ -99,15 +99,110 @@ def test_non_numeric_response_through_the_pipeline():
 def test_unknown_family_with_suggestion():
     with pytest.raises(
         ModelError,
-        match=re.escape("unknown family 'gausian' (did you mean 'gaussian'?); available: gaussian"),
+        match=re.escape(
+            "unknown family 'gausian' (did you mean 'gaussian'?); available: gaussian,"
+        ),
     ):
         get_family("gausian")
 
 
 def test_unknown_family_without_close_match():
-    with pytest.raises(ModelError, match="unknown family 'poisson'") as info:
-        get_family("poisson")
+    with pytest.raises(ModelError, match="unknown family 'ordinal'") as info:
+        get_family("ordinal")
     assert "did you mean" not in str(info.value)
+    assert "poisson, negbinomial" in str(info.value)
+
+
+def test_link_choice():
+    assert get_family("gamma").mu_link == "inverse"  # brms's default
+    assert get_family("gamma", link="log").link("mu").name == "log"
+    with pytest.raises(ModelError, match="the poisson family takes the links log, identity"):
+        get_family("poisson", link="logit")
+
+
+@pytest.mark.parametrize(
+    ("family", "dpars"),
+    [
+        ("student", ("mu", "sigma", "nu")),
+        ("negbinomial", ("mu", "shape")),
+        ("zero_inflated_negbinomial", ("mu", "shape", "zi")),
+        ("hurdle_lognormal", ("mu", "sigma", "hu")),
+        ("zero_one_inflated_beta", ("mu", "phi", "zoi", "coi")),
+    ],
+)
+def test_brms_parameter_names(family, dpars):
+    assert get_family(family).dpars == dpars
+
+
+def test_default_priors_follow_brms():
+    """brms 2.18 get_prior on y = rpois(50, 3) (median 3), yc = y + 0.5 (median 3.5):
+    poisson Intercept student_t(3, 1.1, 2.5) = round(log(3), 1); lognormal student_t(3,
+    1.3, 2.5) = round(log(3.5), 1); student nu gamma(2, 0.1) on (1, inf); negbinomial shape
+    gamma(0.01, 0.01); zi beta(1, 1); bernoulli Intercept student_t(3, 0, 2.5)."""
+    y = np.array([3.0] * 25 + [1.0, 2.0, 4.0, 5.0] * 5 + [0.0] * 5)
+    scale = get_family("poisson").response_scale(y)
+    assert get_family("poisson").intercept_prior(scale).args == (3, 1.1, 2.5)
+    yc = np.array([3.5] * 30 + [1.5, 2.5, 4.5, 5.5] * 5)
+    lognormal = get_family("lognormal")
+    assert lognormal.intercept_prior(lognormal.response_scale(yc)).args == (3, 1.3, 2.5)
+    nu = next(a for a in get_family("student").aux if a.name == "nu")
+    assert (nu.default_prior(scale).dist, nu.default_prior(scale).args, nu.bounds) == (
+        "gamma",
+        (2.0, 0.1),
+        (1.0, np.inf),
+    )
+    shape = get_family("negbinomial").aux[0].default_prior(scale)
+    assert (shape.dist, shape.args) == ("gamma", (0.01, 0.01))
+    zi = get_family("zero_inflated_poisson").aux[0]
+    assert (zi.default_prior(scale).dist, zi.default_prior(scale).args, zi.bounds) == (
+        "beta",
+        (1.0, 1.0),
+        (0.0, 1.0),
+    )
+    bern = get_family("bernoulli")
+    assert bern.intercept_prior(bern.response_scale(np.array([0.0, 1.0]))).args == (3, 0.0, 2.5)
+
+
+@pytest.mark.parametrize(
+    ("family", "values", "message"),
+    [
+        ("poisson", [1, -2, 3], "must be a count (>= 0), but 1 row(s) are not (values such as -2)"),
+        ("poisson", [1, 2.5, 3], "must be a count (a whole number)"),
+        ("negbinomial", [0.5, 2, 3], "for continuous positive data use gamma or lognormal"),
+        ("bernoulli", [0, 1, 2], "must be 0 or 1, but 1 row(s) are not (values such as 2)"),
+        ("beta", [0.2, 0.0, 0.5], "strictly between 0 and 1"),
+        ("beta", [0.2, 1.0, 0.5], "use zero_one_inflated_beta or ordered_beta"),
+        ("zero_one_inflated_beta", [0.2, 1.5], "must be between 0 and 1"),
+        ("gamma", [1.0, 0.0], "must be > 0"),
+        ("lognormal", [1.0, -1.0], "for data with exact zeros use hurdle_lognormal"),
+        ("hurdle_lognormal", [1.0, -1.0], "must be >= 0"),
+    ],
+)
+def test_impossible_responses_are_rejected(family, values, message):
+    with pytest.raises(DataError, match=re.escape(message)) as info:
+        get_family(family).check_response(pd.Series(values, name="y"))
+    assert "'y'" in str(info.value)
+
+
+def test_binomial_needs_trials_and_checks_them():
+    fam = get_family("binomial")
+    y = pd.Series([1, 2, 5], name="y")
+    with pytest.raises(DataError, match=re.escape("write 'y | trials(n)'")):
+        fam.check_response(y)
+    with pytest.raises(DataError, match=re.escape("must be at most its trials, but 1 row(s)")):
+        fam.check_response(y, {"trials": pd.Series([3, 3, 3], name="n")})
+    with pytest.raises(DataError, match=re.escape("'trials(n)' must be at least 1")):
+        fam.check_response(y, {"trials": pd.Series([0, 5, 5], name="n")})
+    np.testing.assert_array_equal(fam.check_response(y, {"trials": pd.Series([5] * 3)}), y)
+
+
+def test_trials_on_another_family_is_an_error():
+    with pytest.raises(
+        ModelError, match="the poisson family takes no 'trials\\(\\)' response term"
+    ):
+        get_family("poisson").check_response(
+            pd.Series([1, 2], name="y"), {"trials": pd.Series([3, 3])}
+        )
 
 
 def test_family_object_passes_through():

@@ -242,7 +242,22 @@ def test_no_tilde_has_no_caret():
 
 
 def test_response_addition_terms():
-    raises_at("y | se(s) ~ x", re.escape("response addition terms ('y | trials(n)'"), 2)
+    f = parse_formula("incidence | trials(size) ~ period + (1 | herd)")
+    assert (f.response, f.additions, f.mu.fixed) == ("incidence", {"trials": "size"}, "period")
+    assert parse_formula("y | trials(10) ~ x").additions == {"trials": "10"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "column"),
+    [
+        ("y | se(s) ~ x", "unknown response addition term 'se(...)'; supported: trials()", 4),
+        ("y | trial(n) ~ x", "(did you mean 'trials'?)", 4),
+        ("y | trials() ~ x", "'trials()' is not a response addition term", 2),
+        ("y | trials(n) + trials(m) ~ x", "'trials(...)' appears twice", 16),
+    ],
+)
+def test_bad_response_addition_terms(text, message, column):
+    raises_at(text, re.escape(message), column)
 
 
 def test_trailing_plus():

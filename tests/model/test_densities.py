@@ -66,6 +66,16 @@ REFERENCE = {
         lambda r, a, n: _pos(r, n),
         lambda x, shape, scale: stats.invgamma.logpdf(x, a=shape, scale=scale),
     ),
+    "beta": (
+        lambda r: (_pos(r) * 2, _pos(r) * 2),
+        lambda r, a, n: r.uniform(0.001, 0.999, n),
+        lambda x, a, b: stats.beta.logpdf(x, a, b),
+    ),
+    "logistic": (
+        lambda r: (r.normal(0, 5), _pos(r)),
+        lambda r, a, n: r.normal(a[0], 3 * a[1], n),
+        lambda x, mu, s: stats.logistic.logpdf(x, mu, s),
+    ),
     "uniform": (
         lambda r: tuple(np.sort(r.normal(0, 5, 2))),
         lambda r, a, n: r.uniform(a[0], a[1], n),

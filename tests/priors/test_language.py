@@ -20,6 +20,8 @@ VALID = {
     "exponential": ("sigma ~ exponential(0.5)", (0.5,)),
     "gamma": ("sd^-2 ~ gamma(0.001, 0.001)", (0.001, 0.001)),
     "inv_gamma": ("sigma^2 ~ inv_gamma(0.01, 0.01)", (0.01, 0.01)),
+    "beta": ("zi ~ beta(1, 1)", (1.0, 1.0)),
+    "logistic": ("Intercept_zi ~ logistic(0, 1)", (0.0, 1.0)),
     "uniform": ("b ~ uniform(-1, 1)", (-1.0, 1.0)),
     "lkj": ("cor ~ lkj(2)", (2.0,)),
     "flat": ("b ~ flat()", ()),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,8 @@ class Design:
     n_rows: int
     missing: MissingReport
     frame: pd.DataFrame
+    #: The response addition terms' values (`y | trials(n)`: {"trials": n}).
+    additions: dict[str, pd.Series] = field(default_factory=dict)
 
     @property
     def groups(self) -> tuple[GroupDesign, ...]:
@@ -59,8 +61,13 @@ def build_design(formula: ModelFormula, data: Any, na_action: str = "error") -> 
     require_columns(frame, sorted(factor_columns), "grouping factor")
     if _IDENTIFIER.match(formula.response):
         require_columns(frame, [formula.response], "response")
+    for name, expr in formula.additions.items():
+        if _IDENTIFIER.match(expr):
+            require_columns(frame, [expr], f"{name}() term")
     # Grouping columns are checked by group_design: a missing group can be allowed.
     values = _predictor_names(formula) | formula_names(formula.response)
+    for expr in formula.additions.values():
+        values |= formula_names(expr)
     used = {c for c in frame.columns if str(c) in values}
     frame, missing = handle_missing(frame, sorted(used), na_action)
     if na_action == "drop":
@@ -68,6 +75,7 @@ def build_design(formula: ModelFormula, data: Any, na_action: str = "error") -> 
     if frame.shape[0] < 2:
         raise DataError(f"the data has {frame.shape[0]} row; a model needs at least 2")
     response = _response(formula.response, frame)
+    additions = {name: _addition(expr, frame) for name, expr in formula.additions.items()}
     dpars = {}
     for name, linear in formula.dpars.items():
         context = "the fixed terms" if name == "mu" else f"the formula for {name}"
@@ -83,7 +91,16 @@ def build_design(formula: ModelFormula, data: Any, na_action: str = "error") -> 
         n_rows=len(frame),
         missing=missing,
         frame=frame,
+        additions=additions,
     )
+
+
+def _addition(expr: str, frame: pd.DataFrame) -> pd.Series:
+    """A response addition term's values: a column, an expression, or a number."""
+    try:
+        return pd.Series(np.full(len(frame), float(expr)), name=expr)
+    except ValueError:
+        return _response(expr, frame)
 
 
 def _drop_rows_without_group(

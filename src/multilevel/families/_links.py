@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import jax.scipy.special
 
 
 @dataclass(frozen=True)
@@ -25,5 +26,8 @@ LINKS: dict[str, Link] = {
         Link("identity", lambda eta: eta),
         Link("log", jnp.exp),
         Link("logit", jax.nn.sigmoid),
+        Link("probit", jax.scipy.special.ndtr),
+        Link("inverse", lambda eta: 1 / eta),
+        Link("logm1", lambda eta: 1 + jnp.exp(eta)),  # brms's link for student's nu > 1
     )
 }

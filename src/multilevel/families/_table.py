@@ -1,27 +1,43 @@
-"""The table of families: likelihood, links, auxiliary parameters and response checks."""
+"""The table of families: likelihood, links, auxiliary parameters and response checks.
+
+One row per family, with brms's names, default links and default priors (as brms 2.18's
+`get_prior` gives them). Adding a family is adding a row: the model builder reads only
+this table.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from .._errors import DataError, ModelError, did_you_mean
+from .._errors import ModelError, did_you_mean
 from ..priors import PriorSpec, ResponseScale, student_t
+from . import _responses as responses
+from ._likelihoods import LOG_LIKELIHOODS
 from ._links import LINKS, Link
+
+Prior = Callable[[ResponseScale], PriorSpec]
 
 
 @dataclass(frozen=True)
 class AuxParameter:
-    """An auxiliary (distributional) parameter with its brms name, link and default prior."""
+    """An auxiliary (distributional) parameter: its brms name, link, default prior, bounds,
+    and the default prior of its intercept when it has a formula (`zi ~ x`).
+
+    `response_units`: the parameter is in the response's units (a residual sd), which the
+    model uses to precondition the sampler."""
 
     name: str
     link: str
-    default_prior: Callable[[ResponseScale], PriorSpec]
+    default_prior: Prior
+    bounds: tuple[float, float] = (0.0, math.inf)
+    intercept_prior: Prior = lambda s: student_t(3, 0.0, 2.5, "Intercept")
+    response_units: bool = False
 
 
 @dataclass(frozen=True)
@@ -29,19 +45,28 @@ class Family:
     """One likelihood.
 
     `log_likelihood(y, params)` returns the pointwise log-likelihood, where `params` maps
-    `mu` and every auxiliary name to arrays on the parameter scale. `location_scale` says
-    that the response's mean and sd are the natural units of `mu`, which the model uses to
-    precondition the sampler.
+    `mu`, every auxiliary name and the response addition terms (`trials`) to arrays on the
+    parameter scale. `links` are the links `mu` may take, brms's default first.
+    `prior_scale` is the scale on which brms sets the default intercept and sd priors (the
+    link's, or "log" for lognormal families whose mu is the mean of log y). `location_scale`
+    says that the response's mean and sd are the natural units of `mu`, which the model uses
+    to precondition the sampler.
     """
 
     name: str
-    mu_link: str
+    links: tuple[str, ...]
     aux: tuple[AuxParameter, ...]
     log_likelihood: Callable[[jax.Array, dict[str, jax.Array]], jax.Array]
-    check_response: Callable[[pd.Series], np.ndarray]
-    intercept_prior: Callable[[ResponseScale], PriorSpec]
+    check: responses.Check
     notation: str
-    location_scale: bool
+    location_scale: bool = False
+    additions: tuple[str, ...] = ()
+    prior_scale: str | None = None
+    mu_link: str = ""
+
+    def __post_init__(self):
+        if not self.mu_link:
+            object.__setattr__(self, "mu_link", self.links[0])
 
     def link(self, dpar: str) -> Link:
         if dpar == "mu":
@@ -52,51 +77,193 @@ class Family:
     def dpars(self) -> tuple[str, ...]:
         return ("mu", *(a.name for a in self.aux))
 
+    def check_response(
+        self, y: pd.Series, additions: dict[str, pd.Series] | None = None
+    ) -> np.ndarray:
+        """The response as floats, or one DataError naming the column and the bad values."""
+        additions = additions or {}
+        extra = sorted(set(additions) - set(self.additions))
+        if extra:
+            raise ModelError(
+                f"the {self.name} family takes no '{extra[0]}()' response term; "
+                + ("binomial takes 'y | trials(n)'" if extra[0] == "trials" else "remove it")
+            )
+        return self.check(y, additions)
 
-def _numeric_response(y: pd.Series) -> np.ndarray:
-    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
-        example = next((v for v in y if isinstance(v, str)), y.iloc[0])
-        raise DataError(
-            f"the response '{y.name}' must be numeric for this family, but it holds "
-            f"{y.dtype} values such as {example!r}"
-        )
-    return y.to_numpy(dtype=float)
+    def response_scale(self, y: np.ndarray) -> ResponseScale:
+        """brms's location and scale for the default intercept and sd priors."""
+        scale = self.prior_scale or self.mu_link
+        if scale in ("log", "inverse"):
+            positive = y[y > 0]
+            if positive.size == 0:
+                return ResponseScale(0.0, 2.5)
+            return ResponseScale.of(np.log(positive) if scale == "log" else 1 / positive)
+        if scale == "identity":
+            return ResponseScale.of(y)
+        return ResponseScale(0.0, 2.5)
+
+    def intercept_prior(self, scale: ResponseScale) -> PriorSpec:
+        return student_t(3, scale.location, scale.scale, "Intercept")
 
 
-def _gaussian_log_likelihood(y: jax.Array, p: dict[str, jax.Array]) -> jax.Array:
-    z = (y - p["mu"]) / p["sigma"]
-    return -0.5 * z * z - jnp.log(p["sigma"]) - 0.5 * jnp.log(2 * jnp.pi)
+def _sigma(response_units: bool = True) -> AuxParameter:
+    return AuxParameter(
+        "sigma",
+        "log",
+        lambda s: student_t(3, 0.0, s.scale, "sigma"),
+        response_units=response_units,
+    )
+
+
+def _gamma_prior(name: str, shape: float, rate: float) -> Prior:
+    return lambda s: PriorSpec(name, "gamma", (shape, rate))
+
+
+def _probability(name: str) -> AuxParameter:
+    """A probability (zi, hu, zoi, coi): beta(1, 1), logit link, logistic(0, 1) intercept."""
+    return AuxParameter(
+        name,
+        "logit",
+        lambda s: PriorSpec(name, "beta", (1.0, 1.0)),
+        bounds=(0.0, 1.0),
+        intercept_prior=lambda s: PriorSpec("Intercept", "logistic", (0.0, 1.0)),
+    )
+
+
+SHAPE = AuxParameter("shape", "log", _gamma_prior("shape", 0.01, 0.01))
+PHI = AuxParameter("phi", "log", _gamma_prior("phi", 0.01, 0.01))
+NU = AuxParameter("nu", "logm1", _gamma_prior("nu", 2.0, 0.1), bounds=(1.0, math.inf))
+
+
+def _row(name: str, links, aux, check, notation, **kw) -> Family:
+    return Family(name, links, tuple(aux), LOG_LIKELIHOODS[name], check, notation, **kw)
 
 
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
-        Family(
-            name="gaussian",
-            mu_link="identity",
-            aux=(AuxParameter("sigma", "log", lambda s: student_t(3, 0.0, s.scale, "sigma")),),
-            log_likelihood=_gaussian_log_likelihood,
-            check_response=_numeric_response,
-            intercept_prior=lambda s: student_t(3, s.location, s.scale, "Intercept"),
-            notation="normal(mu{mu}, sigma{sigma})",
+        _row(
+            "gaussian",
+            ("identity", "log"),
+            [_sigma()],
+            responses.numeric,
+            "normal(mu{mu}, sigma{sigma})",
             location_scale=True,
+        ),
+        _row(
+            "student",
+            ("identity", "log"),
+            [_sigma(), NU],
+            responses.numeric,
+            "student_t(nu{nu}, mu{mu}, sigma{sigma})",
+            location_scale=True,
+        ),
+        _row("bernoulli", ("logit", "probit"), [], responses.binary, "bernoulli(mu{mu})"),
+        _row(
+            "binomial",
+            ("logit", "probit"),
+            [],
+            responses.successes,
+            "binomial(trials[i], mu{mu})",
+            additions=("trials",),
+        ),
+        _row("poisson", ("log", "identity"), [], responses.counts, "poisson(mu{mu})"),
+        _row(
+            "negbinomial",
+            ("log", "identity"),
+            [SHAPE],
+            responses.counts,
+            "negbinomial(mu{mu}, shape{shape})",
+        ),
+        _row(
+            "gamma",
+            ("inverse", "log", "identity"),
+            [SHAPE],
+            responses.positive,
+            "gamma(mu{mu}, shape{shape})  [mean mu]",
+        ),
+        _row(
+            "lognormal",
+            ("identity",),
+            [_sigma(response_units=False)],
+            responses.positive,
+            "lognormal(mu{mu}, sigma{sigma})  [log y ~ normal(mu, sigma)]",
+            prior_scale="log",
+        ),
+        _row(
+            "beta",
+            ("logit", "probit"),
+            [PHI],
+            responses.open_unit,
+            "beta(mu{mu} * phi{phi}, (1 - mu{mu}) * phi{phi})",
+        ),
+        _row(
+            "zero_inflated_poisson",
+            ("log",),
+            [_probability("zi")],
+            responses.counts,
+            "zero_inflated_poisson(mu{mu}, zi{zi})",
+        ),
+        _row(
+            "zero_inflated_negbinomial",
+            ("log",),
+            [SHAPE, _probability("zi")],
+            responses.counts,
+            "zero_inflated_negbinomial(mu{mu}, shape{shape}, zi{zi})",
+        ),
+        _row(
+            "hurdle_poisson",
+            ("log",),
+            [_probability("hu")],
+            responses.counts,
+            "hurdle_poisson(mu{mu}, hu{hu})",
+        ),
+        _row(
+            "hurdle_negbinomial",
+            ("log",),
+            [SHAPE, _probability("hu")],
+            responses.counts,
+            "hurdle_negbinomial(mu{mu}, shape{shape}, hu{hu})",
+        ),
+        _row(
+            "hurdle_lognormal",
+            ("identity",),
+            [_sigma(response_units=False), _probability("hu")],
+            responses.non_negative,
+            "hurdle_lognormal(mu{mu}, sigma{sigma}, hu{hu})",
+            prior_scale="log",
+        ),
+        _row(
+            "zero_one_inflated_beta",
+            ("logit",),
+            [PHI, _probability("zoi"), _probability("coi")],
+            responses.closed_unit,
+            "zero_one_inflated_beta(mu{mu}, phi{phi}, zoi{zoi}, coi{coi})",
         ),
     )
 }
 
 
-def get_family(name: str | Family) -> Family:
-    """Look a family up by its brms name.
+def get_family(name: str | Family, link: str | None = None) -> Family:
+    """Look a family up by its brms name, with brms's default link unless `link` is given.
 
     Example:
-        >>> get_family("gaussian").dpars
-        ('mu', 'sigma')
+        >>> get_family("negbinomial").dpars, get_family("gamma", link="log").mu_link
+        (('mu', 'shape'), 'log')
     """
-    if isinstance(name, Family):
-        return name
-    if name not in FAMILIES:
+    family = name if isinstance(name, Family) else None
+    if family is None:
+        if name not in FAMILIES:
+            raise ModelError(
+                f"unknown family '{name}'{did_you_mean(str(name), FAMILIES)}; available: "
+                f"{', '.join(FAMILIES)}"
+            )
+        family = FAMILIES[name]
+    if link is None or link == family.mu_link:
+        return family
+    if link not in family.links:
         raise ModelError(
-            f"unknown family '{name}'{did_you_mean(str(name), FAMILIES)}; available: "
-            f"{', '.join(FAMILIES)}"
+            f"the {family.name} family takes the link{'s' if len(family.links) > 1 else ''} "
+            f"{', '.join(family.links)}, not '{link}'"
         )
-    return FAMILIES[name]
+    return replace(family, mu_link=link)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .._errors import FormulaError
+from .._errors import FormulaError, did_you_mean
 from ._spec import GroupTerm, LinearFormula, ModelFormula
 
 _IDENT = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$|^`[^`]+`$")
@@ -36,16 +36,49 @@ def parse_formula(text: str) -> ModelFormula:
     lhs, rhs_start = text[: tilde[0]].strip(), tilde[0] + 1
     if not lhs:
         raise FormulaError("the response (left of '~') is missing", text, 0)
+    additions: dict[str, str] = {}
     if "|" in lhs:
-        raise FormulaError(
-            "response addition terms ('y | trials(n)', 'y | se(s)') are not supported by "
-            "the gaussian family; write the response column alone",
-            text,
-            text.index("|"),
-        )
+        lhs, additions = _additions(text, lhs)
     mu = _parse_rhs(text, rhs_start)
     _check_response_not_on_rhs(lhs, mu, text)
-    return ModelFormula(response=_unquote(lhs), dpars={"mu": mu}, source=text)
+    return ModelFormula(_unquote(lhs), {"mu": mu}, text, additions)
+
+
+#: brms's response addition terms that are supported: name -> what it gives.
+ADDITIONS = {"trials": "the number of trials of a binomial response"}
+_ADDITION = re.compile(r"^\s*([A-Za-z_]\w*)\s*\((.*)\)\s*$")
+
+
+def _additions(text: str, lhs: str) -> tuple[str, dict[str, str]]:
+    """`y | trials(n)` -> ("y", {"trials": "n"}); several terms are joined by '+'."""
+    bar = text.index("|")
+    response, rest = lhs.split("|", 1)
+    if not response.strip():
+        raise FormulaError("the response is missing before '|'", text, 0)
+    out: dict[str, str] = {}
+    where = bar + 1  # where the current part starts in `text`
+    for part in rest.split("+"):
+        m = _ADDITION.match(part)
+        if m is None or not m.group(2).strip():
+            raise FormulaError(
+                f"'{part.strip()}' is not a response addition term; write e.g. 'y | trials(n)'",
+                text,
+                bar,
+            )
+        name = m.group(1)
+        at = text.index(name, where)
+        if name not in ADDITIONS:
+            raise FormulaError(
+                f"unknown response addition term '{name}(...)'{did_you_mean(name, ADDITIONS)}; "
+                f"supported: {', '.join(f'{k}() ({v})' for k, v in ADDITIONS.items())}",
+                text,
+                at,
+            )
+        if name in out:
+            raise FormulaError(f"'{name}(...)' appears twice", text, at)
+        out[name] = m.group(2).strip()
+        where += len(part) + 1
+    return response.strip(), out
 
 
 def parse_dpar_formula(name: str, text: str) -> LinearFormula:

@@ -40,6 +40,8 @@ class ModelFormula:
     response: str
     dpars: dict[str, LinearFormula] = field(default_factory=dict)
     source: str = ""
+    #: brms's response addition terms: `y | trials(n)` gives {"trials": "n"}.
+    additions: dict[str, str] = field(default_factory=dict)
 
     @property
     def mu(self) -> LinearFormula:

@@ -194,7 +194,7 @@ def compile_model(
         raise ModelError(f"engine must be one of {ENGINES}, got {engine!r}")
     if engine == "marginal" and (reason := marginal_reason(design, family)):
         raise ModelError(f"the marginal engine does not apply: {reason}; use engine='full'")
-    y = family.check_response(design.response)
+    y = family.check_response(design.response, design.additions)
     marginal = engine == "marginal"
     blocks, assigned = layout(design, family, y, list(priors), marginal)
     plan = marginal_plan(design) if marginal else None

@@ -62,6 +62,10 @@ LOG_DENSITIES: dict[str, Kernel] = {
     "exponential": lambda x, rate: math.log(rate) - rate * x,
     "gamma": _gamma,
     "inv_gamma": _inv_gamma,
+    "beta": lambda x, a, b: (a - 1) * jnp.log(x) + (b - 1) * jnp.log1p(-x) - special.betaln(a, b),
+    "logistic": lambda x, mu, s: (
+        -jnp.abs(x - mu) / s - 2 * jnp.log1p(jnp.exp(-jnp.abs(x - mu) / s)) - math.log(s)
+    ),
     "uniform": lambda x, lo, hi: jnp.full_like(x, -math.log(hi - lo)),
     "flat": lambda x: jnp.zeros_like(x),
 }
@@ -70,6 +74,8 @@ _CDF: dict[str, Callable[..., float]] = {
     "normal": lambda q, mu, sd: special.ndtr((q - mu) / sd),
     "student_t": lambda q, nu, mu, sd: special.stdtr(nu, (q - mu) / sd),
     "cauchy": lambda q, mu, sd: 0.5 + math.atan((q - mu) / sd) / math.pi,
+    "logistic": lambda q, mu, s: special.expit((q - mu) / s),
+    "gamma": lambda q, shape, rate: special.gammainc(shape, rate * q) if q > 0 else 0.0,
 }
 
 

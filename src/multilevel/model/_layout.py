@@ -9,7 +9,7 @@ Jacobian, so the posterior is unchanged.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -79,7 +79,7 @@ def model_slots(design: Design, family: Family) -> list[Slot]:
         if d.fixed.has_intercept:
             slots.append(intercept_slot(dpar))
         slots += [fixed_slot(fixed_name(dpar, c), dpar, c) for c in d.fixed.names]
-    slots += [aux_slot(a.name) for a in family.aux if a.name not in design.dpars]
+    slots += [aux_slot(a.name, a.bounds) for a in family.aux if a.name not in design.dpars]
     for g in design.groups:
         slots += [sd_slot(sd_name(g.group, g.dpar, c), g.dpar, g.group, c) for c in g.coefs]
         if g.term.correlated and len(g.coefs) > 1:
@@ -93,6 +93,8 @@ def default_priors(slots: list[Slot], family: Family, scale: ResponseScale) -> d
     for slot in slots:
         if slot.cls == "Intercept" and slot.dpar == "mu":
             defaults[slot.name] = family.intercept_prior(scale)
+        elif slot.cls == "Intercept" and slot.dpar in aux:
+            defaults[slot.name] = replace(aux[slot.dpar].intercept_prior(scale), target=slot.name)
         elif slot.cls in aux:
             defaults[slot.name] = aux[slot.cls].default_prior(scale)
         else:
@@ -106,7 +108,8 @@ def layout(
     """Assign priors and lay the parameters out in blocks; the marginal engine samples no
     standardised group effects (no `z` blocks)."""
     slots = model_slots(design, family)
-    assigned = assign_priors(slots, default_priors(slots, family, ResponseScale.of(y)), user_priors)
+    scale = family.response_scale(y)
+    assigned = assign_priors(slots, default_priors(slots, family, scale), user_priors)
     by_name = {a.slot.name: a for a in assigned}
     units = _Units.of(y, family)
     blocks: list[Block] = []
@@ -133,7 +136,8 @@ def layout(
             add(f"coefs_{dpar}", "fixed", dpar, len(priors), priors, np.zeros(len(priors)), scale)
     for a in family.aux:
         if a.name not in design.dpars:
-            add(a.name, "aux", a.name, 1, [by_name[a.name]], np.zeros(1), np.array([units.scale]))
+            unit = units.scale if a.response_units else 1.0
+            add(a.name, "aux", a.name, 1, [by_name[a.name]], np.zeros(1), np.array([unit]))
     for i, g in enumerate(design.groups):
         z_rms = np.sqrt(np.mean(g.z**2, axis=0))
         z_rms = np.where(z_rms > 0, z_rms, 1.0)
@@ -163,8 +167,8 @@ class _Units:
 
     @classmethod
     def of(cls, y: np.ndarray, family: Family) -> _Units:
-        if not family.location_scale:
-            return cls(0.0, 1.0, False)
+        if not family.location_scale:  # mu's intercept starts at brms's prior location
+            return cls(family.response_scale(y).location, 1.0, False)
         sd = float(np.std(y))
         return cls(float(np.mean(y)), sd if sd > 0 else 1.0, True)
 

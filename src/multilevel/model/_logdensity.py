@@ -27,6 +27,8 @@ def model_data(design: Design, y: np.ndarray, blocks: list[Block], rows: bool = 
     blocks' units (`loc`, `scale`), which come from the data. `rows=False` leaves out the
     per-row design matrices (the marginal engine reads statistics instead)."""
     data: Data = {"y": jnp.asarray(y)}
+    for name, values in design.additions.items():
+        data[name] = jnp.asarray(values.to_numpy(dtype=float))
     for b in blocks:
         if b.loc is not None:
             data[f"loc_{b.name}"], data[f"scale_{b.name}"] = (
@@ -183,6 +185,8 @@ def distribution_parameters(values: Values, data: Data, design: Design, family: 
             params[dpar] = family.link(dpar).inverse(linear_predictor(values, data, design, dpar))
         else:
             params[dpar] = values.blocks[dpar][0]
+    for name in family.additions:
+        params[name] = data[name]
     return params
 
 

@@ -27,10 +27,25 @@ class Slot:
     group: str | None = None
     coef: str | None = None
     selectors: tuple[tuple[str, int], ...] = ()
+    #: The parameter's own bounds (an auxiliary parameter's, e.g. (1, inf) for nu).
+    bounds: tuple[float, float] | None = None
 
     @property
     def support(self) -> str:
-        return {"sd": "positive", "sigma": "positive", "cor": "correlation"}.get(self.cls, "real")
+        """ "correlation", "positive" ((0, inf): sds, sigma, shapes), "bounded" (other
+        bounds, e.g. (0, 1) for zi or (1, inf) for nu) or "real"."""
+        if self.cls == "cor":
+            return "correlation"
+        lower, upper = self.limits
+        if (lower, upper) == (0.0, math.inf):
+            return "positive"
+        return "real" if (lower, upper) == (-math.inf, math.inf) else "bounded"
+
+    @property
+    def limits(self) -> tuple[float, float]:
+        if self.bounds is not None:
+            return self.bounds
+        return (0.0, math.inf) if self.cls in ("sd", "sigma") else (-math.inf, math.inf)
 
 
 @dataclass(frozen=True)
@@ -70,8 +85,8 @@ def cor_slot(name: str, dpar: str, group: str) -> Slot:
     return Slot(name, "cor", dpar, group, None, ((name, 3), (f"cor_{group}", 2), ("cor", 1)))
 
 
-def aux_slot(name: str) -> Slot:
-    return Slot(name, name, name, selectors=((name, 3),))
+def aux_slot(name: str, bounds: tuple[float, float] = (0.0, math.inf)) -> Slot:
+    return Slot(name, name, name, selectors=((name, 3),), bounds=bounds)
 
 
 def assign_priors(
@@ -140,11 +155,17 @@ def _bounded(slot: Slot, spec: PriorSpec, source: str, original: bool) -> Assign
             f"{where}: '^{spec.power}' puts a prior on a variance or precision, which only "
             f"sd and sigma parameters have; {slot.name} is a {slot.cls} parameter"
         )
-    lower, upper = (0.0, math.inf) if slot.support == "positive" else (-math.inf, math.inf)
-    if dist.support == "positive" and slot.support == "real":
+    lower, upper = slot.limits
+    if dist.support == "positive" and lower < 0:
         raise PriorError(
             f"{where}: {spec.dist} has support (0, inf) but {slot.name} can be any real number; "
-            "use a distribution on the real line (normal, student_t, cauchy, uniform, flat)"
+            "use a distribution on the real line (normal, student_t, cauchy, logistic, uniform, "
+            "flat)"
+        )
+    if dist.support == "unit" and (lower < 0 or upper > 1):
+        raise PriorError(
+            f"{where}: {spec.dist} has support (0, 1) but {slot.name} takes values in "
+            f"({lower:g}, {upper:g}); beta priors are for probabilities such as zi, hu, zoi, coi"
         )
     if dist.support == "interval":
         if original:

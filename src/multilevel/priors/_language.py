@@ -13,8 +13,8 @@ from .._errors import PriorError, did_you_mean
 class Distribution:
     """One row of the distribution table.
 
-    `support` is "real", "positive" (lower bound 0), "interval" (the first two arguments)
-    or "correlation"; `positive_args` are the arguments that must be > 0.
+    `support` is "real", "positive" (lower bound 0), "unit" (0, 1), "interval" (the first
+    two arguments) or "correlation"; `positive_args` are the arguments that must be > 0.
     """
 
     name: str
@@ -36,6 +36,8 @@ DISTRIBUTIONS: dict[str, Distribution] = {
         Distribution("exponential", ("rate",), "positive", ("rate",)),
         Distribution("gamma", ("shape", "rate"), "positive", ("shape", "rate")),
         Distribution("inv_gamma", ("shape", "scale"), "positive", ("shape", "scale")),
+        Distribution("beta", ("a", "b"), "unit", ("a", "b")),
+        Distribution("logistic", ("mu", "s"), "real", ("s",)),
         Distribution("uniform", ("lo", "hi"), "interval", ()),
         Distribution("lkj", ("eta",), "correlation", ("eta",)),
         Distribution("flat", (), "real", (), proper=False),
