@@ -63,3 +63,9 @@ def cbpp() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def epilepsy() -> pd.DataFrame:
     return load_data("epilepsy")
+
+
+@pytest.fixture(scope="session")
+def wine() -> pd.DataFrame:
+    """wine (ordinal): bitterness ratings 1..5 by 9 judges."""
+    return load_data("wine")

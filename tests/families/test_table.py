@@ -208,3 +208,36 @@ def test_trials_on_another_family_is_an_error():
 def test_family_object_passes_through():
     fam = FAMILIES["gaussian"]
     assert get_family(fam) is fam
+
+
+def test_ordinal_levels_keep_their_order():
+    from multilevel.families._responses import ordinal_levels
+
+    ordered = pd.Series(pd.Categorical(["mid", "low", "high"], ["low", "mid", "high"], True))
+    codes, labels = ordinal_levels(ordered.rename("y"))
+    assert (codes.tolist(), labels) == ([1, 0, 2], ("low", "mid", "high"))
+    # Whole numbers keep an unobserved level in between (as brms's 1..max does).
+    codes, labels = ordinal_levels(pd.Series([1, 4, 1, 2], name="y"))
+    assert (codes.tolist(), labels) == ([0, 3, 0, 1], ("1", "2", "3", "4"))
+    codes, labels = ordinal_levels(pd.Series(["b", "a", "c"], name="y"))
+    assert labels == ("a", "b", "c")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ([3, 3, 3], "the ordinal response 'y' has 1 level; a cumulative model needs at least 2"),
+        ([1, 2.5, 3], "must be a whole number (an ordinal level)"),
+    ],
+)
+def test_impossible_ordinal_responses(values, message):
+    with pytest.raises(DataError, match=re.escape(message)):
+        get_family("cumulative").check_response(pd.Series(values, name="y"))
+
+
+def test_cumulative_links_pick_their_likelihood():
+    from multilevel.families._likelihoods import LOG_LIKELIHOODS
+
+    assert get_family("cumulative").log_likelihood is LOG_LIKELIHOODS["cumulative_logit"]
+    probit = get_family("cumulative", link="probit")
+    assert probit.log_likelihood is LOG_LIKELIHOODS["cumulative_probit"]

@@ -121,3 +121,42 @@ def closed_unit(y: pd.Series, additions=None) -> np.ndarray:
     v = numeric(y)
     _fail(y, ~((v >= 0) & (v <= 1)), "between 0 and 1", "rescale it, e.g. rating / 100")
     return v
+
+
+def ordinal_levels(y: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Codes 0..K-1 and the K level labels, lowest first, of an ordinal response.
+
+    A pandas categorical keeps its categories' order (an ordered factor's, or the order
+    given); whole numbers take every value from the smallest to the largest (an unobserved
+    value in between stays a level, as in brms); text is sorted.
+
+    Example:
+        >>> ordinal_levels(pd.Series([2, 4, 2], name="y"))
+        (array([0, 2, 0]), ('2', '3', '4'))
+    """
+    if isinstance(y.dtype, pd.CategoricalDtype):
+        labels = tuple(str(c) for c in y.cat.categories)
+        codes = y.cat.codes.to_numpy()
+    elif pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y):
+        v = y.to_numpy(dtype=float)
+        _fail(
+            y, v != np.round(v), "a whole number (an ordinal level)", "or give ordered categories"
+        )
+        low, high = int(v.min()), int(v.max())
+        labels = tuple(str(k) for k in range(low, high + 1))
+        codes = (v - low).astype(int)
+    else:
+        text = y.astype(str).to_numpy()
+        uniq = np.unique(text)
+        labels, codes = tuple(uniq), np.searchsorted(uniq, text)
+    if len(labels) < 2:
+        raise DataError(
+            f"the ordinal response '{y.name}' has {len(labels)} level; a cumulative model needs "
+            "at least 2 (ordered) levels"
+        )
+    return codes, labels
+
+
+def ordinal(y: pd.Series, additions=None) -> np.ndarray:
+    """Ordered levels as codes 0..K-1 (cumulative): see `ordinal_levels`."""
+    return ordinal_levels(y)[0].astype(float)

@@ -63,6 +63,9 @@ class Family:
     additions: tuple[str, ...] = ()
     prior_scale: str | None = None
     mu_link: str = ""
+    #: An ordinal family: mu is the linear predictor itself (the link is inside the
+    #: likelihood, through its thresholds `b_Intercept[k]`) and the response has levels.
+    ordinal: bool = False
 
     def __post_init__(self):
         if not self.mu_link:
@@ -233,6 +236,15 @@ FAMILIES: dict[str, Family] = {
             "hurdle_lognormal(mu{mu}, sigma{sigma}, hu{hu})",
             prior_scale="log",
         ),
+        Family(
+            "cumulative",
+            ("logit", "probit"),
+            (),
+            LOG_LIKELIHOODS["cumulative_logit"],
+            responses.ordinal,
+            "cumulative(mu{mu}, thresholds b_Intercept[1..K-1])",
+            ordinal=True,
+        ),
         _row(
             "zero_one_inflated_beta",
             ("logit",),
@@ -266,4 +278,5 @@ def get_family(name: str | Family, link: str | None = None) -> Family:
             f"the {family.name} family takes the link{'s' if len(family.links) > 1 else ''} "
             f"{', '.join(family.links)}, not '{link}'"
         )
-    return replace(family, mu_link=link)
+    likelihood = LOG_LIKELIHOODS.get(f"{family.name}_{link}", family.log_likelihood)
+    return replace(family, mu_link=link, log_likelihood=likelihood)

@@ -13,6 +13,7 @@ import numpy as np
 from .._errors import ModelError
 from ..design import Design, GroupDesign
 from ..families import Family
+from ..families._responses import ordinal_levels
 from ..priors import AssignedPrior, PriorSpec
 from ._engine import (
     MarginalPlan,
@@ -22,7 +23,7 @@ from ._engine import (
     marginal_plan,
     marginal_reason,
 )
-from ._layout import Block, fixed_name, layout, sd_name
+from ._layout import Block, fixed_name, layout, sd_name, threshold_name
 from ._logdensity import (
     Data,
     Values,
@@ -31,6 +32,7 @@ from ._logdensity import (
     group_effects,
     model_data,
     original_intercept,
+    original_thresholds,
 )
 
 ENGINES = ("full", "marginal")
@@ -117,7 +119,11 @@ class CompiledModel:
         values = constrain(theta, self.blocks, self.design, data)
         out: dict[str, jax.Array] = {}
         for dpar, d in self.design.dpars.items():
-            if d.fixed.has_intercept:
+            if dpar == "mu" and self.family.ordinal:
+                thresholds = original_thresholds(values, data)
+                for k in range(thresholds.shape[0]):
+                    out[fixed_name(dpar, threshold_name(k + 1))] = thresholds[k]
+            elif d.fixed.has_intercept:
                 out[fixed_name(dpar, "Intercept")] = original_intercept(values, data, dpar)
             for k, coef in enumerate(d.fixed.names):
                 out[fixed_name(dpar, coef)] = values.blocks[f"coefs_{dpar}"][k]
@@ -196,7 +202,8 @@ def compile_model(
         raise ModelError(f"the marginal engine does not apply: {reason}; use engine='full'")
     y = family.check_response(design.response, design.additions)
     marginal = engine == "marginal"
-    blocks, assigned = layout(design, family, y, list(priors), marginal)
+    levels = ordinal_levels(design.response)[1] if family.ordinal else ()
+    blocks, assigned = layout(design, family, y, list(priors), marginal, len(levels))
     plan = marginal_plan(design) if marginal else None
     data = model_data(design, y, blocks, rows=not marginal)
     if marginal:

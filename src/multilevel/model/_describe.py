@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..design import GroupDesign
+from ..families._responses import ordinal_levels
 from ..priors import AssignedPrior
 from ._compiled import CompiledModel
 from ._engine import choose_engine
@@ -66,9 +67,11 @@ def describe(model: CompiledModel) -> str:
     lines += ["", "Model:"]
     index = {a: "[i]" if a in design.dpars else "" for a in family.dpars}
     lines.append(f"  {y}[i] ~ {family.notation.format(**index)}")
+    if family.ordinal:
+        lines += _ordinal_lines(model)
     for dpar in family.dpars:
         if dpar in design.dpars:
-            left = family.link(dpar).wrap(f"{dpar}[i]")
+            left = "mu[i]" if family.ordinal else family.link(dpar).wrap(f"{dpar}[i]")
             lines.append(f"  {left} = {_linear_predictor(model, dpar)}")
     for i, g in enumerate(design.groups):
         lines.append(f"  {_group_distribution(model, i, g)}")
@@ -91,9 +94,21 @@ def _data_term(column: str) -> str:
     return f"{column}[i]" if _PLAIN.match(column) else f"({column})[i]"
 
 
+def _ordinal_lines(model: CompiledModel) -> list[str]:
+    """The cumulative probabilities and the response's levels, lowest first."""
+    labels = ordinal_levels(model.design.response)[1]
+    y, k = model.design.response_name, len(labels)
+    inverse = {"logit": "logistic", "probit": "Phi"}[model.family.mu_link]
+    return [
+        f"  P({y}[i] <= level k) = {inverse}(b_Intercept[k] - mu[i]), k = 1..{k - 1}",
+        f"  levels of {y}, lowest first: {' < '.join(labels)}",
+    ]
+
+
 def _linear_predictor(model: CompiledModel, dpar: str) -> str:
     d = model.design.dpars[dpar]
-    terms = [fixed_name(dpar, "Intercept")] if d.fixed.has_intercept else []
+    ordinal = dpar == "mu" and model.family.ordinal  # thresholds, not an intercept
+    terms = [fixed_name(dpar, "Intercept")] if d.fixed.has_intercept and not ordinal else []
     terms += [
         f"{fixed_name(dpar, name)}*{_data_term(col)}"
         for name, col in zip(d.fixed.names, d.fixed.columns, strict=True)

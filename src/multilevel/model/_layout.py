@@ -72,11 +72,24 @@ def fixed_name(dpar: str, coef: str) -> str:
     return f"b_{coef}" if dpar == "mu" else f"b_{dpar}_{coef}"
 
 
-def model_slots(design: Design, family: Family) -> list[Slot]:
-    """Every prior slot of the model, in the order of the unconstrained vector."""
+def threshold_name(k: int) -> str:
+    """brms's name of the k-th threshold (1-based) of an ordinal model."""
+    return f"Intercept[{k}]"
+
+
+def threshold_slot(k: int) -> Slot:
+    name = threshold_name(k)
+    return Slot(name, "Intercept", "mu", coef=str(k), selectors=((name, 3), ("Intercept", 1)))
+
+
+def model_slots(design: Design, family: Family, n_thresholds: int = 0) -> list[Slot]:
+    """Every prior slot of the model, in the order of the unconstrained vector; an ordinal
+    family's mu has `n_thresholds` thresholds where others have one intercept."""
     slots: list[Slot] = []
     for dpar, d in design.dpars.items():
-        if d.fixed.has_intercept:
+        if dpar == "mu" and family.ordinal:
+            slots += [threshold_slot(k + 1) for k in range(n_thresholds)]
+        elif d.fixed.has_intercept:
             slots.append(intercept_slot(dpar))
         slots += [fixed_slot(fixed_name(dpar, c), dpar, c) for c in d.fixed.names]
     slots += [aux_slot(a.name, a.bounds) for a in family.aux if a.name not in design.dpars]
@@ -103,11 +116,17 @@ def default_priors(slots: list[Slot], family: Family, scale: ResponseScale) -> d
 
 
 def layout(
-    design: Design, family: Family, y: np.ndarray, user_priors: list, marginal: bool = False
+    design: Design,
+    family: Family,
+    y: np.ndarray,
+    user_priors: list,
+    marginal: bool = False,
+    n_levels: int = 0,
 ) -> tuple[list[Block], list[AssignedPrior]]:
     """Assign priors and lay the parameters out in blocks; the marginal engine samples no
-    standardised group effects (no `z` blocks)."""
-    slots = model_slots(design, family)
+    standardised group effects (no `z` blocks); an ordinal response of `n_levels` levels
+    has `n_levels - 1` ordered thresholds."""
+    slots = model_slots(design, family, max(n_levels - 1, 0))
     scale = family.response_scale(y)
     assigned = assign_priors(slots, default_priors(slots, family, scale), user_priors)
     by_name = {a.slot.name: a for a in assigned}
@@ -120,7 +139,11 @@ def layout(
 
     for dpar, d in design.dpars.items():
         mu_units = dpar == "mu"
-        if d.fixed.has_intercept:
+        if mu_units and family.ordinal:
+            priors = [by_name[threshold_name(k + 1)] for k in range(n_levels - 1)]
+            start, ones = _threshold_start(y, n_levels), np.ones(n_levels - 1)
+            add("thresholds", "thresholds", dpar, n_levels - 1, priors, start, ones)
+        elif d.fixed.has_intercept:
             slot = intercept_slot(dpar).name
             loc = units.location if mu_units else units.log_scale_if(family.link(dpar).name)
             scale = units.scale if mu_units else 1.0
@@ -157,6 +180,16 @@ def layout(
         if not marginal:
             add(f"z_{i}", "z", g.dpar, g.n_levels * k, term=i)
     return blocks, assigned
+
+
+def _threshold_start(y: np.ndarray, n_levels: int) -> np.ndarray:
+    """Where the ordered thresholds start, as their transform's offsets: the first threshold
+    and then the logs of the gaps, from the logits of the response's cumulative proportions
+    (kept 0.1 apart, so that an unobserved level still gets a gap)."""
+    share = np.bincount(y.astype(int), minlength=n_levels)[:-1].cumsum() / len(y)
+    cut = np.log(np.clip(share, 0.01, 0.99) / (1 - np.clip(share, 0.01, 0.99)))
+    gaps = np.maximum(np.diff(cut), 0.1)
+    return np.concatenate([cut[:1], np.log(gaps)])
 
 
 @dataclass(frozen=True)

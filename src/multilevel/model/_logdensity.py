@@ -98,6 +98,9 @@ def constrain(theta: jax.Array, blocks: list[Block], design: Design, data: Data)
         if b.kind == "cor":
             out[b.name], lj = corr_cholesky(u, len(design.groups[b.term].coefs))
             log_jac = log_jac + lj
+        elif b.kind == "thresholds":
+            out[b.name], lj = ordered(u + data[f"loc_{b.name}"])
+            log_jac = log_jac + lj
         elif b.kind == "z":
             out[b.name] = u.reshape(design.groups[b.term].n_levels, -1)
         else:
@@ -119,7 +122,7 @@ def linear_predictor(values: Values, data: Data, design: Design, dpar: str) -> j
     d = design.dpars[dpar]
     n = design.n_rows
     eta = jnp.zeros(n)
-    if d.fixed.has_intercept:
+    if f"intercept_{dpar}" in values.blocks:
         eta = eta + values.blocks[f"intercept_{dpar}"][0]
     if d.fixed.names:
         eta = eta + data[f"X_{dpar}"] @ values.blocks[f"coefs_{dpar}"]
@@ -134,6 +137,21 @@ def linear_predictor(values: Values, data: Data, design: Design, dpar: str) -> j
 
 def _is_correlated(values: Values, term: int) -> bool:
     return f"cor_{term}" in values.blocks
+
+
+def ordered(u: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Increasing values from free ones: u_1, then steps exp(u_k); and the log-Jacobian."""
+    steps = jnp.concatenate([u[:1], jnp.exp(u[1:])])
+    return jnp.cumsum(steps), jnp.sum(u[1:])
+
+
+def original_thresholds(values: Values, data: Data) -> jax.Array:
+    """The thresholds on the original predictor scale: `Intercept[k] + means @ b` (mu = X b is
+    subtracted from them, so centring X moves them the other way from an intercept)."""
+    thresholds = values.blocks["thresholds"]
+    if "coefs_mu" in values.blocks:
+        thresholds = thresholds + data["means_mu"] @ values.blocks["coefs_mu"]
+    return thresholds
 
 
 def original_intercept(values: Values, data: Data, dpar: str) -> jax.Array:
@@ -181,7 +199,10 @@ def distribution_parameters(values: Values, data: Data, design: Design, family: 
     """mu and every auxiliary parameter, row by row where they vary, on their natural scale."""
     params = {}
     for dpar in family.dpars:
-        if dpar in design.dpars:
+        if dpar == "mu" and family.ordinal:  # the link is inside the likelihood
+            params["mu"] = linear_predictor(values, data, design, "mu")
+            params["thresholds"] = values.blocks["thresholds"]
+        elif dpar in design.dpars:
             params[dpar] = family.link(dpar).inverse(linear_predictor(values, data, design, dpar))
         else:
             params[dpar] = values.blocks[dpar][0]
