@@ -114,13 +114,22 @@ def group_stats(
         zz=per_cell(z[:, :, None] * z[:, None, :]),
         zx=per_cell(z[:, :, None] * x[:, None, :]),
         zy=per_cell(z * y[:, None]),
-        n=_sum_by(sigma_level, np.ones(len(y)), n_sigma),
-        xx=_sum_by(sigma_level, x[:, :, None] * x[:, None, :], n_sigma),
-        xy=_sum_by(sigma_level, x * y[:, None], n_sigma),
-        yy=_sum_by(sigma_level, y * y, n_sigma),
+        **_residual_totals(y, x, sigma_level, n_sigma),
         parents=tree.parents,
         level_nodes=tree.level_nodes,
     )
+
+
+def _residual_totals(
+    y: np.ndarray, x: np.ndarray, sigma_level: np.ndarray, n_sigma: int
+) -> dict[str, np.ndarray]:
+    """n, X'X, X'y and y'y per sigma level, over all rows (the residual terms)."""
+    return {
+        "n": _sum_by(sigma_level, np.ones(len(y)), n_sigma),
+        "xx": _sum_by(sigma_level, x[:, :, None] * x[:, None, :], n_sigma),
+        "xy": _sum_by(sigma_level, x * y[:, None], n_sigma),
+        "yy": _sum_by(sigma_level, y * y, n_sigma),
+    }
 
 
 def _sum_by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
@@ -191,8 +200,5 @@ def dense_stats(
         zz=np.stack([p[0] for p in parts]),
         zx=np.stack([p[1] for p in parts]),
         zy=np.stack([p[2] for p in parts]),
-        n=_sum_by(sigma_level, np.ones(len(y)), n_sigma),
-        xx=_sum_by(sigma_level, x[:, :, None] * x[:, None, :], n_sigma),
-        xy=_sum_by(sigma_level, x * y[:, None], n_sigma),
-        yy=_sum_by(sigma_level, y * y, n_sigma),
+        **_residual_totals(y, x, sigma_level, n_sigma),
     )

@@ -20,8 +20,7 @@ from ._engine import (
     build_marginal_log_density,
     draw_effects,
     marginal_data,
-    marginal_plan,
-    marginal_reason,
+    plan_or_reason,
 )
 from ._layout import Block, fixed_name, layout, sd_name, threshold_name
 from ._logdensity import (
@@ -193,18 +192,19 @@ def compile_model(
 ) -> CompiledModel:
     """Check the response, assign priors, lay out the parameters.
 
-    `engine="marginal"` integrates the group effects out (Gaussian models whose group terms
-    share one factor; see `_engine.marginal_reason`), `"full"` samples them.
+    `engine="marginal"` integrates the group effects out (Gaussian models with one grouping
+    factor, nested ones or few crossed ones; see `_engine.plan_or_reason`), `"full"` samples
+    them.
     """
     if engine not in ENGINES:
         raise ModelError(f"engine must be one of {ENGINES}, got {engine!r}")
-    if engine == "marginal" and (reason := marginal_reason(design, family)):
-        raise ModelError(f"the marginal engine does not apply: {reason}; use engine='full'")
-    y = family.check_response(design.response, design.additions)
     marginal = engine == "marginal"
+    plan = plan_or_reason(design, family) if marginal else None
+    if isinstance(plan, str):
+        raise ModelError(f"the marginal engine does not apply: {plan}; use engine='full'")
+    y = family.check_response(design.response, design.additions)
     levels = ordinal_levels(design.response)[1] if family.ordinal else ()
     blocks, assigned = layout(design, family, y, list(priors), marginal, len(levels))
-    plan = marginal_plan(design) if marginal else None
     data = model_data(design, y, blocks, rows=not marginal)
     if marginal:
         data |= marginal_data(design, y, plan)

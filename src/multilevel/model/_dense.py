@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 
 from ..design._stats import DenseStats
-from ._marginal import LOG_2PI, _residual_terms
+from ._marginal import gaussian_total
 
 
 def dense_log_likelihood(
@@ -35,9 +35,7 @@ def dense_log_likelihood(
     chol, t = _factor(beta, sigma, lams, stats, n_levels)
     h = solve_triangular(chol, t, lower=True)
     log_det = 2 * jnp.sum(jnp.log(jnp.diagonal(chol)))
-    grouped = log_det - jnp.sum(h**2)
-    n = jnp.sum(stats.n)
-    return -0.5 * (n * LOG_2PI + grouped + _residual_terms(stats, beta, sigma))
+    return gaussian_total(stats, beta, sigma, log_det - jnp.sum(h**2))
 
 
 def draw_dense_effects(

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.linalg import block_diag
 
 from ..design import Design
 from ..design._stats import FactorTree, dense_stats, factor_tree, group_stats
@@ -33,8 +34,9 @@ MAX_SIGMA_LEVELS = 64
 MAX_DENSE_EFFECTS = 200
 
 
-def marginal_reason(design: Design, family: Family) -> str | None:
-    """None when the marginal engine applies, else why it does not."""
+def plan_or_reason(design: Design, family: Family) -> MarginalPlan | str:
+    """How the marginal engine would integrate the group effects out, or why it does not
+    apply. Planning reads every row, so a caller that needs both asks once."""
     if family.name != "gaussian" or family.mu_link != "identity":
         return f"the {family.name} family is not Gaussian with an identity link"
     groups = design.groups
@@ -53,34 +55,43 @@ def marginal_reason(design: Design, family: Family) -> str | None:
         x = design.dpars["sigma"].fixed.matrix
         if len(np.unique(x, axis=0)) > MAX_SIGMA_LEVELS:
             return f"sigma's formula has more than {MAX_SIGMA_LEVELS} distinct rows"
-    return None
+    return plan
 
 
 def choose_engine(design: Design, family: Family, engine: str = "auto") -> tuple[str, str]:
     """The engine `auto` picks, with the reason in words."""
-    reason = marginal_reason(design, family)
-    if engine == "full" or (engine == "auto" and reason):
+    found = plan_or_reason(design, family)
+    if engine == "full" or (engine == "auto" and isinstance(found, str)):
+        reason = found if isinstance(found, str) else None
         why = "group effects sampled" + (f", because {reason}" if reason else ", as asked")
         return "full", why
-    plan = marginal_plan(design)
-    how = "jointly over the crossed factors" if plan.tree is None else "level by level"
-    if len(plan.factors) > 1 and plan.tree is not None:
-        how = f"level by level, {' within '.join(reversed(plan.factors))}"
+    if isinstance(found, str):
+        return "marginal", found  # asked for, not applicable: compile_model says so
+    how = "jointly over the crossed factors" if found.tree is None else "level by level"
+    if len(found.factors) > 1 and found.tree is not None:
+        how = f"level by level, {' within '.join(reversed(found.factors))}"
     return "marginal", (
         f"group effects integrated out analytically ({how}) and drawn exactly afterwards"
     )
 
 
 class MarginalPlan(NamedTuple):
-    """The grouping factors outermost first, the group terms in that order (terms of one
-    factor stay in the design's order), the Z columns and levels of each factor, and the
-    tree of levels when the factors are nested (None when some are crossed)."""
+    """The grouping factors outermost first, each factor's group terms (in the design's
+    order), each row's level of each factor (`paths`, rows x factors, -1 for none), the
+    factors' numbers of levels, and the tree of levels when the factors are nested (None
+    when some are crossed)."""
 
     factors: tuple[str, ...]
-    terms: tuple[int, ...]
+    factor_terms: tuple[tuple[int, ...], ...]
     columns: tuple[int, ...]
     n_levels: tuple[int, ...]
+    paths: np.ndarray
     tree: FactorTree | None
+
+    @property
+    def terms(self) -> tuple[int, ...]:
+        """All group terms, factor by factor: the order of the Z columns."""
+        return tuple(t for terms in self.factor_terms for t in terms)
 
     @property
     def n_effects(self) -> int:
@@ -102,13 +113,15 @@ def marginal_plan(design: Design) -> MarginalPlan:
     factors = sorted(by_factor, key=lambda f: sizes[f])
     paths = np.stack([_factor_levels(design, by_factor[f]) for f in factors], axis=1)
     n_levels = tuple(sizes[f] for f in factors)
-    terms = tuple(t for f in factors for t in by_factor[f])
     columns = tuple(sum(len(design.groups[t].coefs) for t in by_factor[f]) for f in factors)
-    return MarginalPlan(tuple(factors), terms, columns, n_levels, factor_tree(paths, n_levels))
-
-
-def _by_factor(design: Design, plan: MarginalPlan) -> list[list[int]]:
-    return [[t for t in plan.terms if design.groups[t].group == f] for f in plan.factors]
+    return MarginalPlan(
+        tuple(factors),
+        tuple(tuple(by_factor[f]) for f in factors),
+        columns,
+        n_levels,
+        paths,
+        factor_tree(paths, n_levels),
+    )
 
 
 def _codes(design: Design, terms: list[int]) -> np.ndarray:
@@ -144,9 +157,8 @@ def marginal_data(design: Design, y: np.ndarray, plan: MarginalPlan) -> Data:
         sigma_level = np.zeros(len(y), dtype=int)
     n_sigma = int(sigma_level.max()) + 1
     if plan.tree is None:
-        by_factor = _by_factor(design, plan)
-        zs = [np.column_stack([design.groups[t].z for t in terms]) for terms in by_factor]
-        levels = [_factor_levels(design, terms) for terms in by_factor]
+        zs = [np.column_stack([design.groups[t].z for t in terms]) for terms in plan.factor_terms]
+        levels = list(plan.paths.T)
         stats = dense_stats(y, x, zs, levels, plan.n_levels, sigma_level, n_sigma)
     else:
         z = np.column_stack([design.groups[t].z for t in plan.terms])
@@ -176,52 +188,37 @@ def sigma_levels(values: Values, data: Data, design: Design) -> jax.Array:
     return jnp.exp(eta)
 
 
+def _term_factor(values: Values, term: int) -> tuple[jax.Array, bool]:
+    """A term's lower Cholesky factor of its effects' covariance (`diag(sd) L`), and
+    whether it has correlations (else it is diagonal)."""
+    sd = values.blocks[f"sd_{term}"]
+    L = values.blocks.get(f"cor_{term}")
+    return (jnp.diag(sd), False) if L is None else (sd[:, None] * L, True)
+
+
 def covariance_factor(values: Values, terms: tuple[int, ...]) -> list[list]:
     """Lower Cholesky factor of the group effects' covariance, block-diagonal over `terms`
     in that order, as rows of entries with None for the structural zeros."""
-    parts = []
-    for i in terms:
-        sd = values.blocks[f"sd_{i}"]
-        L = values.blocks.get(f"cor_{i}")
-        k = sd.shape[0]
-        if L is None:
-            parts.append([[sd[r] if c == r else None for c in range(k)] for r in range(k)])
-        else:
-            parts.append(
-                [[sd[r] * L[r, c] if c <= r else None for c in range(k)] for r in range(k)]
-            )
-    total = sum(len(p) for p in parts)
+    factors = [_term_factor(values, i) for i in terms]
+    total = sum(f.shape[0] for f, _ in factors)
     rows, start = [], 0
-    for part in parts:
-        for row in part:
-            rows.append([None] * start + row + [None] * (total - start - len(row)))
-        start += len(part)
+    for factor, correlated in factors:
+        for r in range(factor.shape[0]):
+            row: list = [None] * total
+            for c in range(r + 1) if correlated else (r,):
+                row[start + c] = factor[r, c]
+            rows.append(row)
+        start += factor.shape[0]
     return rows
 
 
 def _arguments(values: Values, data: Data, design: Design, plan: MarginalPlan):
     beta, sigma = coefficients(values, design), sigma_levels(values, data, design)
-    lam = covariance_factor(values, plan.terms)
     if plan.tree is not None:
+        lam = covariance_factor(values, plan.terms)
         return beta, sigma, lam, data["stats"], plan.columns
-    return beta, sigma, _factor_blocks(lam, plan.columns), data["stats"], plan.n_levels
-
-
-def _factor_blocks(lam: list[list], columns: tuple[int, ...]) -> list[jax.Array]:
-    """Each factor's diagonal block of Lam as an array (structural zeros as 0)."""
-    blocks, start = [], 0
-    for k in columns:
-        rows = lam[start : start + k]
-        blocks.append(
-            jnp.stack(
-                [
-                    jnp.stack([jnp.zeros(()) if v is None else v for v in r[start : start + k]])
-                    for r in rows
-                ]
-            )
-        )
-        start += k
-    return blocks
+    lams = [block_diag(*(_term_factor(values, t)[0] for t in terms)) for terms in plan.factor_terms]
+    return beta, sigma, lams, data["stats"], plan.n_levels
 
 
 def build_marginal_log_density(blocks, design: Design, plan: MarginalPlan):

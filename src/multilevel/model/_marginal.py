@@ -67,9 +67,8 @@ def marginal_log_likelihood(
     covariance (block-diagonal over factors), `columns` the number of Z columns of each
     factor, outermost first (default: one factor).
     """
-    _, total = _integrate(beta, sigma, _as_lower(lam), stats, columns)
-    n = jnp.sum(stats.n)
-    return -0.5 * (n * LOG_2PI + total + _residual_terms(stats, beta, sigma))
+    _, grouped = _integrate(beta, sigma, _as_lower(lam), stats, columns)
+    return gaussian_total(stats, beta, sigma, grouped)
 
 
 def draw_group_effects(
@@ -222,6 +221,13 @@ def _lam_times(lam: Lower, r: int, start: int, v: Vector):
     """Row r of Lam times v, v indexed from column `start`."""
     pairs = [(lam[r][c], v[c - start]) for c in range(start, r + 1) if lam[r][c] is not None]
     return _dot([a for a, _ in pairs], [b for _, b in pairs])
+
+
+def gaussian_total(stats, beta: jax.Array, sigma: jax.Array, grouped: jax.Array) -> jax.Array:
+    """The marginal log-likelihood from its group part, sum of log|M| - t'M^-1 t (see the
+    module docstring), and the residual totals of `stats`."""
+    n = jnp.sum(stats.n)
+    return -0.5 * (n * LOG_2PI + grouped + _residual_terms(stats, beta, sigma))
 
 
 def _residual_terms(stats: GroupStats, beta: jax.Array, sigma: jax.Array) -> jax.Array:
