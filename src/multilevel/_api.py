@@ -72,6 +72,11 @@ class Model:
         spec = parse_formula(formula)
         aux = [a.name for a in fam.aux]
         for name in dpars:
+            if fam.parameter(name) is not None and name not in aux:
+                raise ModelError(
+                    f"'{name}' is one of the {fam.name} family's ordered cutpoints, which take "
+                    "no formula; give the predictors to mu (the main formula) instead"
+                )
             if name not in aux:
                 valid = ", ".join(aux) if aux else "none"
                 raise ModelError(

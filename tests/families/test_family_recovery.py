@@ -104,13 +104,26 @@ def simulate(family: str, seed: int) -> tuple[pd.DataFrame, dict[str, float]]:
         y = np.where(
             inflated, (rng.random(n) < 0.6).astype(float), rng.beta(mu * 10, (1 - mu) * 10)
         )
-    elif family == "cumulative":
-        # No intercept: thresholds take its place (P(y <= k) = logistic(thr_k - eta)).
+    elif family in ("cumulative", "cumulative_disc"):
+        # No intercept: thresholds take its place (P(y <= k) = logistic(disc (thr_k - eta))).
         extra = {"b_Intercept[1]": -1.0, "b_Intercept[2]": 0.5, "b_Intercept[3]": 2.0}
         eta = eta - TRUTH["b_Intercept"]
         thresholds = np.array(list(extra.values()))
-        below = special.expit(thresholds[None, :] - eta[:, None])  # P(y <= k)
+        disc = np.ones(n)
+        if family == "cumulative_disc":  # log(disc) = 0.6 w: disc = 1 at w = 0, as brms
+            df["w"] = rng.normal(size=n)
+            extra["b_disc_w"] = 0.6
+            disc = np.exp(0.6 * df["w"].to_numpy())
+        below = special.expit(disc[:, None] * (thresholds[None, :] - eta[:, None]))
         y = (rng.random(n)[:, None] > below).sum(axis=1) + 1  # levels 1..4
+    elif family == "ordered_beta":
+        # Kubinec (2022): P(0) = 1 - logistic(eta - cutzero), P(1) = logistic(eta - cutone),
+        # otherwise beta(mu phi, (1 - mu) phi) with mu = logistic(eta).
+        extra = {"phi": 8.0, "cutzero": -1.5, "cutone": 2.5}
+        mu = special.expit(eta)
+        p0, p1 = 1 - special.expit(eta + 1.5), special.expit(eta - 2.5)
+        u = rng.random(n)
+        y = np.where(u < p0, 0.0, np.where(u < p0 + p1, 1.0, rng.beta(mu * 8, (1 - mu) * 8)))
     else:
         raise KeyError(family)
     df["y"] = y
@@ -133,15 +146,26 @@ FAMILIES = [
     "hurdle_lognormal",
     "zero_one_inflated_beta",
     "cumulative",
+    "cumulative_disc",
+    "ordered_beta",
 ]
 LINK = {"gamma": "log"}  # brms's default for gamma is the inverse link; simulate on log
+FAMILY = {"cumulative_disc": "cumulative"}
+DPARS = {"cumulative_disc": {"disc": "~ 0 + w"}}
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_recovers_known_truth(family):
     data, extra = simulate(family, seed=FAMILIES.index(family) + 100)
     lhs = "y | trials(n)" if family == "binomial" else "y"
-    fit = ml.fit(f"{lhs} ~ x + (1 | g)", data, family=family, link=LINK.get(family), seed=1)
+    fit = ml.fit(
+        f"{lhs} ~ x + (1 | g)",
+        data,
+        family=FAMILY.get(family, family),
+        link=LINK.get(family),
+        seed=1,
+        **DPARS.get(family, {}),
+    )
     assert fit.diagnostics.divergences == 0, str(fit.diagnostics)
     # R-hat below 1.05, not 1.01: with 25 rows per group the non-centred group effects make
     # b_Intercept mix slowly where the likelihood is sharp (hurdle_lognormal: bulk ESS ~350,
@@ -150,7 +174,7 @@ def test_recovers_known_truth(family):
     summary = fit.summary()
     misses = []
     truths = {**TRUTH, **extra}
-    if family == "cumulative":
+    if family.startswith("cumulative"):
         del truths["b_Intercept"]
     for name, truth in truths.items():
         mean, sd = summary.loc[name, "mean"], summary.loc[name, "sd"]

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+import multilevel as ml
 from multilevel import DataError, ModelError
 from multilevel.families import FAMILIES, LINKS, get_family
 from multilevel.priors import ResponseScale
@@ -128,6 +129,8 @@ def test_link_choice():
         ("zero_inflated_negbinomial", ("mu", "shape", "zi")),
         ("hurdle_lognormal", ("mu", "sigma", "hu")),
         ("zero_one_inflated_beta", ("mu", "phi", "zoi", "coi")),
+        ("cumulative", ("mu", "disc")),
+        ("ordered_beta", ("mu", "phi")),
     ],
 )
 def test_brms_parameter_names(family, dpars):
@@ -173,6 +176,7 @@ def test_default_priors_follow_brms():
         ("beta", [0.2, 0.0, 0.5], "strictly between 0 and 1"),
         ("beta", [0.2, 1.0, 0.5], "use zero_one_inflated_beta or ordered_beta"),
         ("zero_one_inflated_beta", [0.2, 1.5], "must be between 0 and 1"),
+        ("ordered_beta", [0.0, -0.1, 1.0], "must be between 0 and 1"),
         ("gamma", [1.0, 0.0], "must be > 0"),
         ("lognormal", [1.0, -1.0], "for data with exact zeros use hurdle_lognormal"),
         ("hurdle_lognormal", [1.0, -1.0], "must be >= 0"),
@@ -241,3 +245,23 @@ def test_cumulative_links_pick_their_likelihood():
     assert get_family("cumulative").log_likelihood is LOG_LIKELIHOODS["cumulative_logit"]
     probit = get_family("cumulative", link="probit")
     assert probit.log_likelihood is LOG_LIKELIHOODS["cumulative_probit"]
+
+
+def test_disc_is_fixed_at_one_unless_it_has_a_formula():
+    """brms 2.18 make_stancode(bf(rating ~ temp + (1|judge), disc ~ contact), wine,
+    cumulative()): `disc` is data fixed at 1 without a formula; with one, log(disc) is linear
+    and `Intercept_disc ~ normal(0, 1)`."""
+    cumulative = get_family("cumulative")
+    assert cumulative.sampled_aux(()) == ()
+    disc = cumulative.parameter("disc")
+    assert (disc.fixed, disc.link) == (1.0, "log")
+    intercept = disc.intercept_prior(None)
+    assert (intercept.dist, intercept.args) == ("normal", (0.0, 1.0))
+
+
+def test_ordered_beta_cutpoints_take_no_formula():
+    df = pd.DataFrame({"y": [0.0, 0.3, 1.0, 0.5], "x": [1.0, 2, 3, 4]})
+    with pytest.raises(ModelError, match="'cutzero' is one of the ordered_beta family's ordered"):
+        ml.Model("y ~ x", df, family="ordered_beta", cutzero="~ x")
+    names = list(ml.Model("y ~ x", df, family="ordered_beta").priors().index)
+    assert names == ["Intercept", "b_x", "phi", "cutzero", "cutone"]

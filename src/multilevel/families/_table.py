@@ -38,6 +38,9 @@ class AuxParameter:
     bounds: tuple[float, float] = (0.0, math.inf)
     intercept_prior: Prior = lambda s: student_t(3, 0.0, 2.5, "Intercept")
     response_units: bool = False
+    #: The value it keeps unless it gets a formula (brms's `disc = 1`): then it is not
+    #: sampled at all.
+    fixed: float | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,10 @@ class Family:
     #: An ordinal family: mu is the linear predictor itself (the link is inside the
     #: likelihood, through its thresholds `b_Intercept[k]`) and the response has levels.
     ordinal: bool = False
+    #: Increasing cutpoints on the linear predictor's scale, sampled as one ordered block
+    #: and taking no formula (ordered beta's `cutzero < cutone`); the first splits off the
+    #: response's lowest value, the last its highest.
+    cutpoints: tuple[AuxParameter, ...] = ()
 
     def __post_init__(self):
         if not self.mu_link:
@@ -79,6 +86,15 @@ class Family:
     @property
     def dpars(self) -> tuple[str, ...]:
         return ("mu", *(a.name for a in self.aux))
+
+    def parameter(self, name: str) -> AuxParameter | None:
+        """The auxiliary parameter or cutpoint of that name, if the family has one."""
+        return next((a for a in (*self.aux, *self.cutpoints) if a.name == name), None)
+
+    def sampled_aux(self, modelled) -> tuple[AuxParameter, ...]:
+        """The auxiliary parameters sampled as one scalar each: those without a formula
+        (not in `modelled`) that are not fixed."""
+        return tuple(a for a in self.aux if a.name not in modelled and a.fixed is None)
 
     def check_response(
         self, y: pd.Series, additions: dict[str, pd.Series] | None = None
@@ -136,6 +152,22 @@ def _probability(name: str) -> AuxParameter:
 SHAPE = AuxParameter("shape", "log", _gamma_prior("shape", 0.01, 0.01))
 PHI = AuxParameter("phi", "log", _gamma_prior("phi", 0.01, 0.01))
 NU = AuxParameter("nu", "logm1", _gamma_prior("nu", 2.0, 0.1), bounds=(1.0, math.inf))
+#: brms fixes disc at 1; with a formula (`disc ~ x`) its intercept gets normal(0, 1), which
+#: is all that pins the latent scale down, as in brms.
+DISC = AuxParameter(
+    "disc",
+    "log",
+    lambda s: PriorSpec("disc", "gamma", (0.01, 0.01)),
+    intercept_prior=lambda s: PriorSpec("Intercept", "normal", (0.0, 1.0)),
+    fixed=1.0,
+)
+
+
+def _cutpoint(name: str) -> AuxParameter:
+    """An ordered-beta cutpoint on the logit scale, with brms's threshold default prior."""
+    return AuxParameter(
+        name, "identity", lambda s: student_t(3, 0.0, 2.5, name), bounds=(-math.inf, math.inf)
+    )
 
 
 def _row(name: str, links, aux, check, notation, **kw) -> Family:
@@ -239,11 +271,19 @@ FAMILIES: dict[str, Family] = {
         Family(
             "cumulative",
             ("logit", "probit"),
-            (),
+            (DISC,),
             LOG_LIKELIHOODS["cumulative_logit"],
             responses.ordinal,
-            "cumulative(mu{mu}, thresholds b_Intercept[1..K-1])",
+            "cumulative(mu{mu}, disc{disc}, thresholds b_Intercept[1..K-1])",
             ordinal=True,
+        ),
+        _row(
+            "ordered_beta",
+            ("logit",),
+            [PHI],
+            responses.closed_unit,
+            "ordered_beta(mu{mu}, phi{phi}, cutzero, cutone)  [Kubinec 2022]",
+            cutpoints=(_cutpoint("cutzero"), _cutpoint("cutone")),
         ),
         _row(
             "zero_one_inflated_beta",

@@ -132,9 +132,10 @@ class CompiledModel:
                 out[sd_name(g.group, g.dpar, coef)] = sd[k]
             if f"cor_{i}" in values.blocks:
                 out.update(_correlations(values.blocks[f"cor_{i}"], g))
-        for a in self.family.aux:
-            if a.name not in self.design.dpars:
-                out[a.name] = values.blocks[a.name][0]
+        for a in self.family.sampled_aux(self.design.dpars):
+            out[a.name] = values.blocks[a.name][0]
+        for k, cutpoint in enumerate(self.family.cutpoints):
+            out[cutpoint.name] = values.blocks["cutpoints"][k]
         if self.engine == "marginal":
             by_factor = draw_effects(values, data, self.design, self.plan, key)
             out.update({e.name: by_factor[e.group] for e in self.effects})

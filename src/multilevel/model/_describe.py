@@ -71,8 +71,14 @@ def describe(model: CompiledModel) -> str:
         lines += _ordinal_lines(model)
     for dpar in family.dpars:
         if dpar in design.dpars:
-            left = "mu[i]" if family.ordinal else family.link(dpar).wrap(f"{dpar}[i]")
+            ordinal_mu = family.ordinal and dpar == "mu"
+            left = "mu[i]" if ordinal_mu else family.link(dpar).wrap(f"{dpar}[i]")
             lines.append(f"  {left} = {_linear_predictor(model, dpar)}")
+        elif (fixed := family.parameter(dpar)) is not None and fixed.fixed is not None:
+            lines.append(
+                f"  {dpar} = {fixed.fixed:g} (fixed; give it a formula, {dpar}='~ x', to "
+                "estimate it)"
+            )
     for i, g in enumerate(design.groups):
         lines.append(f"  {_group_distribution(model, i, g)}")
     lines += ["", "Priors:"]
@@ -99,8 +105,9 @@ def _ordinal_lines(model: CompiledModel) -> list[str]:
     labels = ordinal_levels(model.design.response)[1]
     y, k = model.design.response_name, len(labels)
     inverse = {"logit": "logistic", "probit": "Phi"}[model.family.mu_link]
+    scaled = "disc[i] * " if "disc" in model.design.dpars else ""
     return [
-        f"  P({y}[i] <= level k) = {inverse}(b_Intercept[k] - mu[i]), k = 1..{k - 1}",
+        f"  P({y}[i] <= level k) = {inverse}({scaled}(b_Intercept[k] - mu[i])), k = 1..{k - 1}",
         f"  levels of {y}, lowest first: {' < '.join(labels)}",
     ]
 

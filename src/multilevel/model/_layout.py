@@ -92,7 +92,8 @@ def model_slots(design: Design, family: Family, n_thresholds: int = 0) -> list[S
         elif d.fixed.has_intercept:
             slots.append(intercept_slot(dpar))
         slots += [fixed_slot(fixed_name(dpar, c), dpar, c) for c in d.fixed.names]
-    slots += [aux_slot(a.name, a.bounds) for a in family.aux if a.name not in design.dpars]
+    slots += [aux_slot(a.name, a.bounds) for a in family.sampled_aux(design.dpars)]
+    slots += [aux_slot(c.name, c.bounds) for c in family.cutpoints]
     for g in design.groups:
         slots += [sd_slot(sd_name(g.group, g.dpar, c), g.dpar, g.group, c) for c in g.coefs]
         if g.term.correlated and len(g.coefs) > 1:
@@ -102,14 +103,14 @@ def model_slots(design: Design, family: Family, n_thresholds: int = 0) -> list[S
 
 def default_priors(slots: list[Slot], family: Family, scale: ResponseScale) -> dict:
     defaults = {}
-    aux = {a.name: a for a in family.aux}
     for slot in slots:
+        aux = family.parameter(slot.dpar)
         if slot.cls == "Intercept" and slot.dpar == "mu":
             defaults[slot.name] = family.intercept_prior(scale)
-        elif slot.cls == "Intercept" and slot.dpar in aux:
-            defaults[slot.name] = replace(aux[slot.dpar].intercept_prior(scale), target=slot.name)
-        elif slot.cls in aux:
-            defaults[slot.name] = aux[slot.cls].default_prior(scale)
+        elif slot.cls == "Intercept" and aux is not None:
+            defaults[slot.name] = replace(aux.intercept_prior(scale), target=slot.name)
+        elif aux is not None and slot.cls == aux.name:
+            defaults[slot.name] = aux.default_prior(scale)
         else:
             defaults[slot.name] = class_default(slot, scale)
     return defaults
@@ -157,10 +158,13 @@ def layout(
             scale = (units.scale if mu_units else 1.0) / x_sd
             priors = [by_name[fixed_name(dpar, c)] for c in d.fixed.names]
             add(f"coefs_{dpar}", "fixed", dpar, len(priors), priors, np.zeros(len(priors)), scale)
-    for a in family.aux:
-        if a.name not in design.dpars:
-            unit = units.scale if a.response_units else 1.0
-            add(a.name, "aux", a.name, 1, [by_name[a.name]], np.zeros(1), np.array([unit]))
+    for a in family.sampled_aux(design.dpars):
+        unit = units.scale if a.response_units else 1.0
+        add(a.name, "aux", a.name, 1, [by_name[a.name]], np.zeros(1), np.array([unit]))
+    if family.cutpoints:
+        priors = [by_name[c.name] for c in family.cutpoints]
+        start, ones = _cutpoint_start(y, len(priors)), np.ones(len(priors))
+        add("cutpoints", "thresholds", "cutpoints", len(priors), priors, start, ones)
     for i, g in enumerate(design.groups):
         z_rms = np.sqrt(np.mean(g.z**2, axis=0))
         z_rms = np.where(z_rms > 0, z_rms, 1.0)
@@ -190,6 +194,16 @@ def _threshold_start(y: np.ndarray, n_levels: int) -> np.ndarray:
     cut = np.log(np.clip(share, 0.01, 0.99) / (1 - np.clip(share, 0.01, 0.99)))
     gaps = np.maximum(np.diff(cut), 0.1)
     return np.concatenate([cut[:1], np.log(gaps)])
+
+
+def _cutpoint_start(y: np.ndarray, n: int) -> np.ndarray:
+    """Where cutpoints that split off the response's lowest and highest values start (as
+    offsets of the ordered transform): at the logits of those values' shares, with the
+    linear predictor at 0 (kept 0.1 apart)."""
+    low, high = np.mean(y == y.min()), np.mean(y == y.max())
+    share = np.clip(np.linspace(low, 1 - high, n), 0.01, 0.99)
+    cut = np.log(share / (1 - share))
+    return np.concatenate([cut[:1], np.log(np.maximum(np.diff(cut), 0.1))])
 
 
 @dataclass(frozen=True)

@@ -204,8 +204,12 @@ def distribution_parameters(values: Values, data: Data, design: Design, family: 
             params["thresholds"] = values.blocks["thresholds"]
         elif dpar in design.dpars:
             params[dpar] = family.link(dpar).inverse(linear_predictor(values, data, design, dpar))
+        elif (fixed := family.parameter(dpar).fixed) is not None:
+            params[dpar] = jnp.asarray(fixed)
         else:
             params[dpar] = values.blocks[dpar][0]
+    for k, cutpoint in enumerate(family.cutpoints):
+        params[cutpoint.name] = values.blocks["cutpoints"][k]
     for name in family.additions:
         params[name] = data[name]
     return params
