@@ -95,6 +95,25 @@ def test_cbpp_binomial_matches_glmer(cbpp):
     check_sd(fit, "sd_herd__Intercept", ref["sd"]["sd_herd__Intercept"])
 
 
+def test_cbpp_as_bernoulli_rows_matches_glmer(cbpp):
+    """The same glmer reference, with cbpp written out as one 0/1 row per animal (842 rows):
+    glmer(cbind(incidence, size - incidence) ~ period + (1 | herd)) is the same likelihood
+    as glmer(y ~ period + (1 | herd), family=binomial) on these rows. The rows collapse back
+    into the 56 herd x period counts, so the fit must agree with glmer as above."""
+    ref = glmer("glmer_cbpp")
+    rows = cbpp.loc[cbpp.index.repeat(cbpp["size"])].reset_index(drop=True)
+    within = rows.groupby(["herd", "period"], sort=False).cumcount()
+    rows["y"] = (within < rows["incidence"]).astype(int)
+    model = ml.Model("y ~ period + (1 | herd)", rows, family="bernoulli")
+    assert model._compiled.collapsed.n_rows == len(cbpp)
+    fit = model.fit(seed=1)
+    assert fit.diagnostics.divergences == 0 and fit.diagnostics.rhat_max < RHAT_MAX
+    check_fixed(fit, ref["fixed"])
+    check_sd(fit, "sd_herd__Intercept", ref["sd"]["sd_herd__Intercept"])
+    # LOO reads one log-likelihood value per animal, not per count.
+    assert fit.log_likelihood().shape == (4, 1000, len(rows))
+
+
 def test_epilepsy_poisson_matches_glmer(epilepsy):
     """glmer(count ~ zAge + zBase * Trt + (1|patient), data, family=poisson)
 

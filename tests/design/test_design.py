@@ -583,3 +583,20 @@ def test_drop_removes_rows_without_a_group_and_reports_them(partially_clustered)
     assert d.n_rows == 199
     assert d.missing.rows == 1 and d.missing.columns == ("cluster",)
     assert d.groups[0].rows_missing_group == 100
+
+
+def test_terms_sharing_an_id_are_linked(small):
+    d = design("y ~ x + (1 |p| g) + (0 + x |p| g) + (1 | s)", small)
+    (link,) = d.links
+    assert (link.id, link.terms, link.columns) == ("p", (0, 1), (slice(0, 1), slice(1, 2)))
+    assert link.codes.tolist() == [0, 1, 2]
+    assert d.link_of(2) is None
+
+
+def test_an_id_alone_links_nothing(small):
+    assert design("y ~ x + (1 |p| g)", small).links == ()
+
+
+def test_terms_sharing_an_id_need_the_same_factor(small):
+    with pytest.raises(ModelError, match="share the correlation id 'p' but not their grouping"):
+        design("y ~ x + (1 |p| g) + (0 + x |p| s)", small)

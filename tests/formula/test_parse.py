@@ -295,13 +295,27 @@ def test_missing_grouping_factor_double_bar():
     raises_at("y ~ (1 || )", re.escape("group term without a grouping factor"), 7)
 
 
-def test_correlation_id_bars():
-    # Caret at the second '|' of '|p|'.
-    raises_at("y ~ (1 |p| g)", re.escape("correlation identifiers '(terms |id| group)'"), 9)
+def test_correlation_id():
+    f = parse_formula("y ~ x + (1 + x |p| g) + (1 | h)")
+    linked, plain = f.mu.groups
+    assert (linked.terms, linked.factor, linked.correlated, linked.link) == (
+        "1 + x",
+        ("g",),
+        True,
+        "p",
+    )
+    assert plain.link is None
+    sigma = parse_dpar_formula("sigma", "~ (1 |p| g)")
+    assert sigma.groups[0].link == "p"
+
+
+def test_correlation_id_must_be_a_name():
+    raises_at("y ~ (1 | | g)", re.escape("'' is not a correlation id"), 8)
+    raises_at("y ~ (1 |2p| g)", re.escape("'2p' is not a correlation id"), 8)
 
 
 def test_three_bars():
-    raises_at("y ~ (1 | | | g)", "correlation identifiers", 9)
+    raises_at("y ~ (1 | | | g)", re.escape("at most two '|'"), 11)
 
 
 @pytest.mark.parametrize(

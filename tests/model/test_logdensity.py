@@ -425,3 +425,45 @@ def test_priors_table_dpar_column(partially_clustered):
     assert table.loc["b_sigma_tx", "dpar"] == "sigma"
     assert table.loc["Intercept_sigma", "dpar"] == "sigma"
     assert table.loc["b_tx", "dpar"] == ""
+
+
+def test_linked_terms_are_one_correlated_term(sleepstudy):
+    """`(1 |p| Subject) + (0 + Days |p| Subject)` is `(1 + Days | Subject)` written in two
+    pieces: the same parameters, so the same log density at every point (to rounding)."""
+    whole = compiled("Reaction ~ Days + (1 + Days | Subject)", sleepstudy)
+    pieces = compiled("Reaction ~ Days + (1 |p| Subject) + (0 + Days |p| Subject)", sleepstudy)
+    assert [b.name for b in pieces.blocks] == [
+        "intercept_mu", "coefs_mu", "sigma", "sd_0", "cor_0", "z_0", "sd_1"
+    ]  # fmt: skip
+    assert pieces.scalar_names == whole.scalar_names
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        theta = rng.normal(size=whole.dim)
+        by_block = {b.name: theta[b.start : b.stop] for b in whole.blocks}
+        sd = by_block.pop("sd_0")
+        split = {**by_block, "sd_0": sd[:1], "sd_1": sd[1:]}
+        theta_pieces = np.concatenate([split[b.name] for b in pieces.blocks])
+        a = whole.log_density()(jnp.asarray(theta), whole.data)
+        b = pieces.log_density()(jnp.asarray(theta_pieces), pieces.data)
+        assert float(b) == pytest.approx(float(a), rel=1e-12)
+        key = jax.random.key(1)
+        da, db = (
+            whole.derived(theta, key, whole.data),
+            pieces.derived(theta_pieces, key, pieces.data),
+        )
+        np.testing.assert_allclose(db["r_Subject"], da["r_Subject"], rtol=1e-12)
+        assert float(db["cor_Subject__Intercept__Days"]) == pytest.approx(
+            float(da["cor_Subject__Intercept__Days"]), rel=1e-12
+        )
+
+
+def test_describe_linked_terms(sleepstudy):
+    text = describe(
+        compiled("Reaction ~ Days + (1 |p| Subject)", sleepstudy, sigma="~ (1 |p| Subject)")
+    )
+    assert (
+        "(r_Subject[j,Intercept], r_Subject__sigma[j,Intercept]) ~ multi_normal(0, S), "
+        "correlated by the id 'p', S = diag(sd) * cor_Subject * diag(sd), "
+        "sd = (sd_Subject__Intercept, sd_Subject__sigma_Intercept), j = 1..18"
+    ) in text
+    assert "Engine (auto): full" in text and "correlated by the id 'p'" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,28 @@ class DparDesign:
 
 
 @dataclass(frozen=True)
+class Link:
+    """Group terms of one factor whose effects are correlated across formulas (brms's
+    `(1 |p| subject)` in the formulas of mu and sigma, say): one joint normal over all
+    their coefficients.
+
+    `terms` are design term indices (design order), `columns` each term's slice of the joint
+    coefficients, `codes` the factor's levels (full-factor codes) over every term of the
+    factor in the model, and `positions` each term's levels within `codes`.
+    """
+
+    id: str
+    terms: tuple[int, ...]
+    columns: tuple[slice, ...]
+    codes: np.ndarray
+    positions: tuple[np.ndarray, ...]
+
+    @property
+    def n_coefs(self) -> int:
+        return self.columns[-1].stop
+
+
+@dataclass(frozen=True)
 class Design:
     """Everything numeric the later stages need, and the state to encode new data."""
 
@@ -40,10 +63,15 @@ class Design:
     frame: pd.DataFrame
     #: The response addition terms' values (`y | trials(n)`: {"trials": n}).
     additions: dict[str, pd.Series] = field(default_factory=dict)
+    links: tuple[Link, ...] = ()
 
     @property
     def groups(self) -> tuple[GroupDesign, ...]:
         return tuple(g for d in self.dpars.values() for g in d.groups)
+
+    def link_of(self, term: int) -> Link | None:
+        """The set of correlated terms that `term` belongs to, if it shares an id."""
+        return next((link for link in self.links if term in link.terms), None)
 
 
 def build_design(formula: ModelFormula, data: Any, na_action: str = "error") -> Design:
@@ -92,7 +120,41 @@ def build_design(formula: ModelFormula, data: Any, na_action: str = "error") -> 
         missing=missing,
         frame=frame,
         additions=additions,
+        links=_links(tuple(g for d in dpars.values() for g in d.groups)),
     )
+
+
+def _links(groups: tuple[GroupDesign, ...]) -> tuple[Link, ...]:
+    """The sets of terms sharing a correlation id, each over the levels of its factor."""
+    by_id: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        if g.term.link is not None:
+            by_id.setdefault(g.term.link, []).append(i)
+    links = []
+    for link_id, terms in by_id.items():
+        first = groups[terms[0]]
+        for t in terms[1:]:
+            if groups[t].group != first.group:
+                raise ModelError(
+                    f"the group terms {first.term.source} and {groups[t].term.source} share "
+                    f"the correlation id '{link_id}' but not their grouping factor "
+                    f"('{first.group}' vs '{groups[t].group}'); terms linked by an id must "
+                    "have the same factor: use another id for the second"
+                )
+        if len(terms) < 2:
+            continue
+        codes = np.unique(np.concatenate([g.level_codes for g in groups if g.group == first.group]))
+        sizes = np.cumsum([0] + [len(groups[t].coefs) for t in terms])
+        links.append(
+            Link(
+                link_id,
+                tuple(terms),
+                tuple(slice(a, b) for a, b in itertools.pairwise(sizes)),
+                codes,
+                tuple(np.searchsorted(codes, groups[t].level_codes) for t in terms),
+            )
+        )
+    return tuple(links)
 
 
 def _addition(expr: str, frame: pd.DataFrame) -> pd.Series:

@@ -73,6 +73,9 @@ class Family:
     #: and taking no formula (ordered beta's `cutzero < cutone`); the first splits off the
     #: response's lowest value, the last its highest.
     cutpoints: tuple[AuxParameter, ...] = ()
+    #: Rows with identical predictors may be summed into binomial counts for sampling
+    #: (bernoulli and binomial: the likelihood then costs one term per distinct row).
+    collapsible: bool = False
 
     def __post_init__(self):
         if not self.mu_link:
@@ -193,7 +196,14 @@ FAMILIES: dict[str, Family] = {
             "student_t(nu{nu}, mu{mu}, sigma{sigma})",
             location_scale=True,
         ),
-        _row("bernoulli", ("logit", "probit"), [], responses.binary, "bernoulli(mu{mu})"),
+        _row(
+            "bernoulli",
+            ("logit", "probit"),
+            [],
+            responses.binary,
+            "bernoulli(mu{mu})",
+            collapsible=True,
+        ),
         _row(
             "binomial",
             ("logit", "probit"),
@@ -201,6 +211,7 @@ FAMILIES: dict[str, Family] = {
             responses.successes,
             "binomial(trials[i], mu{mu})",
             additions=("trials",),
+            collapsible=True,
         ),
         _row("poisson", ("log", "identity"), [], responses.counts, "poisson(mu{mu})"),
         _row(

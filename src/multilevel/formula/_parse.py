@@ -144,16 +144,26 @@ def _parse_group_term(text: str, offset: int, piece: str) -> list[GroupTerm]:
     inner = piece[1:-1]
     bars = _top_level_positions(inner, "|")
     double = len(bars) == 2 and bars[1] == bars[0] + 1
-    if len(bars) > 2 or (len(bars) == 2 and not double):
+    link = None
+    if len(bars) > 2:
         raise FormulaError(
-            "correlation identifiers '(terms |id| group)' are not supported yet; use "
-            "'(terms | group)' or '(terms || group)'",
+            "a group term has at most two '|': '(terms | group)', '(terms || group)' or "
+            "'(terms |id| group)'",
             text,
-            offset + 1 + bars[1],
+            offset + 1 + bars[2],
         )
+    if len(bars) == 2 and not double:
+        link = inner[bars[0] + 1 : bars[1]].strip()
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", link):
+            raise FormulaError(
+                f"'{link}' is not a correlation id: write '(terms |id| group)' with a name "
+                "such as 'p', shared by the group terms whose effects are correlated",
+                text,
+                offset + 1 + bars[0] + 1,
+            )
     bar = bars[0]
     terms = inner[:bar].strip()
-    factor_text = inner[bar + (2 if double else 1) :].strip()
+    factor_text = inner[(bars[1] if link else bar + (1 if double else 0)) + 1 :].strip()
     if not terms:
         raise FormulaError(
             "empty group term: put '1' for a random intercept, as in '(1 | group)'",
@@ -163,7 +173,7 @@ def _parse_group_term(text: str, offset: int, piece: str) -> list[GroupTerm]:
     if not factor_text:
         raise FormulaError("group term without a grouping factor after '|'", text, offset + 1 + bar)
     factors = _parse_factor(text, offset + 1 + inner.index(factor_text), factor_text)
-    return [GroupTerm(terms, f, not double, piece) for f in factors]
+    return [GroupTerm(terms, f, not double, piece, link) for f in factors]
 
 
 def _parse_factor(text: str, offset: int, factor: str) -> list[tuple[str, ...]]:

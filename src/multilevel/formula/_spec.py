@@ -7,16 +7,18 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class GroupTerm:
-    """One `(terms | factor)` or `(terms || factor)` of a formula.
+    """One `(terms | factor)`, `(terms || factor)` or `(terms |id| factor)` of a formula.
 
     `terms` is a formulaic right-hand side (`"1 + Days"`), `factor` the columns whose
-    combination defines the groups (`("a", "b")` for `a:b`).
+    combination defines the groups (`("a", "b")` for `a:b`). Terms of one factor that share
+    a `link` id (brms's `|p|`), in any of the model's formulas, have correlated effects.
     """
 
     terms: str
     factor: tuple[str, ...]
     correlated: bool
     source: str
+    link: str | None = None
 
     @property
     def group(self) -> str:

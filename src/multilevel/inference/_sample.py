@@ -85,7 +85,7 @@ def to_inference_data(
         level_dim = e.group if e.dpar == "mu" else f"{e.group}__{e.dpar}"
         coords[level_dim], coords[f"{level_dim}__coef"] = list(e.levels), list(e.coefs)
         dims[e.name] = [level_dim, f"{level_dim}__coef"]
-    y = np.asarray(model.data["y"])
+    y = model.observed
     return arviz().from_dict(
         posterior=posterior,
         sample_stats=output.stats,
@@ -93,3 +93,25 @@ def to_inference_data(
         coords={**coords, "obs": np.arange(len(y))},
         dims={**dims, model.design.response_name: ["obs"]},
     )
+
+
+def pointwise_log_likelihood(model: CompiledModel, posterior: Posterior) -> np.ndarray:
+    """log p(y_i | draw) for every draw and original row: chains x draws x rows.
+
+    Group effects are those of the posterior's own draws (the same random keys as
+    `to_inference_data`), so on the marginal engine too the values are conditional on the
+    `r_*` draws that the posterior holds.
+    """
+    positions = np.asarray(posterior.sampler.positions)
+    chains, draws, dim = positions.shape
+    keys = random_keys(np.random.default_rng([posterior.settings.seed, 1]), chains * draws)
+
+    def over_draws(flat, keys, data):
+        def one(a):
+            return model.pointwise_log_likelihood(*a, data)
+
+        return jax.lax.map(one, (flat, keys), batch_size=DERIVED_BATCH)
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        values = jax.jit(over_draws)(positions.reshape(-1, dim), keys, model.row_data())
+    return np.asarray(values).reshape(chains, draws, -1)

@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ModelError
-from ..design import Design, GroupDesign
-from ..families import Family
+from ..design import Collapsed, Design, collapse_rows
+from ..families import Family, get_family
 from ..families._responses import ordinal_levels
 from ..priors import AssignedPrior, PriorSpec
 from ._engine import (
@@ -21,6 +21,7 @@ from ._engine import (
     draw_effects,
     marginal_data,
     plan_or_reason,
+    term_effects,
 )
 from ._layout import Block, fixed_name, layout, sd_name, threshold_name
 from ._logdensity import (
@@ -28,7 +29,8 @@ from ._logdensity import (
     Values,
     build_log_density,
     constrain,
-    group_effects,
+    distribution_parameters,
+    joint_effects,
     model_data,
     original_intercept,
     original_thresholds,
@@ -48,6 +50,8 @@ class GroupEffects:
     coefs: tuple[str, ...]
     terms: tuple[int, ...]
     positions: tuple[np.ndarray, ...] = field(repr=False)
+    #: The levels as codes of the full factor.
+    codes: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, int))
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class CompiledModel:
     effects: tuple[GroupEffects, ...]
     engine: str = "full"
     plan: MarginalPlan | None = field(default=None, repr=False)
+    #: Identical rows summed into binomial counts for sampling (bernoulli, binomial).
+    collapsed: Collapsed | None = field(default=None, repr=False)
 
     @property
     def dim(self) -> int:
@@ -73,10 +79,16 @@ class CompiledModel:
         them, are arguments of the programs, not part of it."""
         digest = hashlib.sha256(f"{self.family.name};{self.engine}".encode())
         digest.update(str(self.design.n_rows).encode())
+        if self.collapsed is not None:
+            digest.update(f"collapsed to {self.collapsed.n_rows}".encode())
         for dpar, d in self.design.dpars.items():
             digest.update(repr((dpar, d.fixed.has_intercept, d.fixed.names)).encode())
         for g in self.design.groups:
             digest.update(repr((g.group, g.dpar, g.coefs, g.term.correlated, g.n_levels)).encode())
+        for link in self.design.links:
+            digest.update(repr((link.terms, len(link.codes))).encode())
+            for pos in link.positions:
+                digest.update(np.ascontiguousarray(pos).tobytes())
         for b in self.blocks:
             digest.update(repr((b.name, b.kind, b.dpar, b.start, b.size, b.term)).encode())
             for p in b.priors:
@@ -103,7 +115,46 @@ class CompiledModel:
     def log_density(self):
         if self.engine == "marginal":
             return build_marginal_log_density(self.blocks, self.design, self.plan)
+        if self.collapsed is not None:
+            counts = get_family("binomial", self.family.mu_link)
+            return build_log_density(self.blocks, self.collapsed.design, counts)
         return build_log_density(self.blocks, self.design, self.family)
+
+    @property
+    def observed(self) -> np.ndarray:
+        """The response, one value per original row."""
+        if self.collapsed is not None:
+            return self.collapsed.row_successes
+        return np.asarray(self.data["y"])
+
+    def row_data(self) -> Data:
+        """The data `pointwise_log_likelihood` reads: the model's, plus what it takes to go
+        back to the original rows (their counts, or their design matrices for the marginal
+        engine, which samples from statistics)."""
+        if self.collapsed is not None:
+            c = self.collapsed
+            rows = {"row_y": c.row_successes, "row_trials": c.row_trials, "row_of": c.rows}
+            return {**self.data, **jax.tree.map(jnp.asarray, rows)}
+        if self.engine == "marginal":
+            return {**self.data, **model_data(self.design, np.asarray(self.data["y"]), self.blocks)}
+        return self.data
+
+    def pointwise_log_likelihood(self, theta: jax.Array, key: jax.Array, data: Data) -> jax.Array:
+        """log p(y_i | draw) for every original row, given the draw's group effects (the
+        same draws of them as `derived` for the same key): what LOO and WAIC read."""
+        values = constrain(theta, self.blocks, self.design, data)
+        effects = None
+        if self.engine == "marginal":
+            drawn = draw_effects(values, data, self.design, self.plan, key)
+            effects = term_effects(drawn, self.design, self.plan)
+        if self.collapsed is None:
+            params = distribution_parameters(values, data, self.design, self.family, effects)
+            return self.family.log_likelihood(data["y"], params)
+        design = self.collapsed.design
+        params = distribution_parameters(values, data, design, self.family)
+        rows = data["row_of"]
+        params = {k: v[rows] if k in design.dpars else v for k, v in params.items()}
+        return self.family.log_likelihood(data["row_y"], {**params, "trials": data["row_trials"]})
 
     def derived(self, theta: jax.Array, key: jax.Array, data: Data) -> dict[str, jax.Array]:
         """brms-named quantities of one draw: b_*, sd_*, cor_*, aux parameters and r_*.
@@ -130,8 +181,10 @@ class CompiledModel:
             sd = values.blocks[f"sd_{i}"]
             for k, coef in enumerate(g.coefs):
                 out[sd_name(g.group, g.dpar, coef)] = sd[k]
-            if f"cor_{i}" in values.blocks:
-                out.update(_correlations(values.blocks[f"cor_{i}"], g))
+            link = self.design.link_of(i)
+            carrier = i if link is None else link.terms[0]
+            if f"cor_{carrier}" in values.blocks and (link is None or i == link.terms[-1]):
+                out.update(_correlations(values.blocks[f"cor_{carrier}"], self.design, i))
         for a in self.family.sampled_aux(self.design.dpars):
             out[a.name] = values.blocks[a.name][0]
         for k, cutpoint in enumerate(self.family.cutpoints):
@@ -146,26 +199,42 @@ class CompiledModel:
         return out
 
 
-def _correlations(L: jax.Array, g: GroupDesign) -> dict[str, jax.Array]:
+def _correlations(L: jax.Array, design: Design, term: int) -> dict[str, jax.Array]:
+    """brms's `cor_<group>__<coef>__<coef>` of a term, or of a `|id|` set across formulas
+    (`cor_subject__Intercept__sigma_Intercept`)."""
+    link = design.link_of(term)
+    terms = link.terms if link is not None else (term,)
+    labels = [
+        c if design.groups[t].dpar == "mu" else f"{design.groups[t].dpar}_{c}"
+        for t in terms
+        for c in design.groups[t].coefs
+    ]
     corr = L @ L.T
-    prefix = "" if g.dpar == "mu" else f"{g.dpar}_"
-    out = {}
-    for a in range(len(g.coefs)):
-        for b in range(a + 1, len(g.coefs)):
-            out[f"cor_{g.group}__{prefix}{g.coefs[a]}__{prefix}{g.coefs[b]}"] = corr[a, b]
-    return out
+    group = design.groups[term].group
+    return {
+        f"cor_{group}__{labels[a]}__{labels[b]}": corr[a, b]
+        for a in range(len(labels))
+        for b in range(a + 1, len(labels))
+    }
 
 
 def _merged_effects(values: Values, effect: GroupEffects, design: Design, key) -> jax.Array:
+    """The effect's levels x coefficients. A level some term has no data for is drawn from
+    its prior, which is exactly its posterior; a `|id|` set samples every level anyway."""
     columns = []
     for term, positions, k in zip(
         effect.terms, effect.positions, jax.random.split(key, len(effect.terms)), strict=True
     ):
+        link = design.link_of(term)
+        if link is not None:
+            rows = np.searchsorted(link.codes, effect.codes)
+            r = joint_effects(values, link.terms, values.blocks[f"z_{link.terms[0]}"])
+            columns.append(r[rows, link.columns[link.terms.index(term)]])
+            continue
         g = design.groups[term]
         z = jax.random.normal(k, (len(effect.levels), len(g.coefs)))
         z = z.at[positions].set(values.blocks[f"z_{term}"])
-        full = Values({**values.blocks, f"z_{term}": z}, values.log_jacobian)
-        columns.append(group_effects(full, term, f"cor_{term}" in values.blocks))
+        columns.append(joint_effects(values, (term,), z))
     return jnp.concatenate(columns, axis=1)
 
 
@@ -184,7 +253,9 @@ def _group_effects_index(design: Design) -> tuple[GroupEffects, ...]:
         coefs = tuple(c for t in terms for c in design.groups[t].coefs)
         name = f"r_{group}" if dpar == "mu" else f"r_{group}__{dpar}"
         levels = tuple(labels[c] for c in codes)
-        effects.append(GroupEffects(name, group, dpar, levels, coefs, tuple(terms), positions))
+        effects.append(
+            GroupEffects(name, group, dpar, levels, coefs, tuple(terms), positions, codes)
+        )
     return tuple(effects)
 
 
@@ -206,11 +277,18 @@ def compile_model(
     y = family.check_response(design.response, design.additions)
     levels = ordinal_levels(design.response)[1] if family.ordinal else ()
     blocks, assigned = layout(design, family, y, list(priors), marginal, len(levels))
-    data = model_data(design, y, blocks, rows=not marginal)
+    collapsed = _collapse(design, family, y)
+    if collapsed is not None:
+        data = model_data(collapsed.design, collapsed.successes, blocks)
+        data["log_choose"] = jnp.asarray(collapsed.log_choose)
+    else:
+        data = model_data(design, y, blocks, rows=not marginal)
     if marginal:
         data |= marginal_data(design, y, plan)
     effects = _group_effects_index(design)
-    probe = CompiledModel(design, family, blocks, assigned, data, (), effects, engine, plan)
+    probe = CompiledModel(
+        design, family, blocks, assigned, data, (), effects, engine, plan, collapsed
+    )
     order: list[str] = []
 
     def named(theta, key):
@@ -220,4 +298,16 @@ def compile_model(
 
     shapes = jax.eval_shape(named, jnp.zeros(probe.dim), jax.random.key(0))
     scalars = tuple(name for name in order if shapes[name].shape == ())
-    return CompiledModel(design, family, blocks, assigned, data, scalars, effects, engine, plan)
+    return CompiledModel(
+        design, family, blocks, assigned, data, scalars, effects, engine, plan, collapsed
+    )
+
+
+def _collapse(design: Design, family: Family, y: np.ndarray) -> Collapsed | None:
+    """Identical rows as binomial counts, where the family allows it and it saves rows."""
+    if not family.collapsible:
+        return None
+    trials = design.additions.get("trials")
+    n = np.ones(len(y)) if trials is None else trials.to_numpy(dtype=float)
+    collapsed = collapse_rows(design, y, n)
+    return collapsed if collapsed.n_rows < design.n_rows else None

@@ -80,7 +80,11 @@ def describe(model: CompiledModel) -> str:
                 "estimate it)"
             )
     for i, g in enumerate(design.groups):
-        lines.append(f"  {_group_distribution(model, i, g)}")
+        link = design.link_of(i)
+        if link is None:
+            lines.append(f"  {_group_distribution(model, i, g)}")
+        elif link.terms[0] == i:
+            lines.append(f"  {_linked_distribution(model, i)}")
     lines += ["", "Priors:"]
     table = priors_table(model)
     width = max(len(p) for p in table.index)
@@ -150,6 +154,27 @@ def _group_distribution(model: CompiledModel, i: int, g: GroupDesign) -> str:
     return (
         f"{effect.name}[j,({','.join(g.coefs)})] ~ multi_normal(0, S), "
         f"S = diag(sd) * {cor.slot.name} * diag(sd), sd = ({', '.join(sds)}), {extent}"
+    )
+
+
+def _linked_distribution(model: CompiledModel, first: int) -> str:
+    """The joint normal of a set of terms linked by `|id|` across formulas."""
+    design = model.design
+    link = design.link_of(first)
+    parts, sds = [], []
+    for t in link.terms:
+        g = design.groups[t]
+        effect = next(e for e in model.effects if t in e.terms)
+        parts += [f"{effect.name}[j,{c}]" for c in g.coefs]
+        sds += [sd_name(g.group, g.dpar, c) for c in g.coefs]
+    g = design.groups[first]
+    cor = next(
+        a for a in model.priors if a.slot.cls == "cor" and a.slot.name.startswith(f"cor_{g.group}")
+    )
+    return (
+        f"({', '.join(parts)}) ~ multi_normal(0, S), correlated by the id '{link.id}', "
+        f"S = diag(sd) * {cor.slot.name} * diag(sd), sd = ({', '.join(sds)}), "
+        f"j = 1..{len(link.codes)}"
     )
 
 

@@ -44,6 +44,8 @@ def plan_or_reason(design: Design, family: Family) -> MarginalPlan | str:
         return "the model has no group terms"
     if any(g.dpar != "mu" for g in groups):
         return "a distributional parameter has group terms"
+    if design.links:
+        return f"group terms are correlated by the id '{design.links[0].id}'"
     plan = marginal_plan(design)
     if plan.tree is None and plan.n_effects > MAX_DENSE_EFFECTS:
         return (
@@ -239,3 +241,18 @@ def draw_effects(
     draw = draw_group_effects if plan.tree is not None else draw_dense_effects
     draws = draw(key, *_arguments(values, data, design, plan))
     return dict(zip(plan.factors, draws, strict=True))
+
+
+def term_effects(
+    by_factor: dict[str, jax.Array], design: Design, plan: MarginalPlan
+) -> dict[int, jax.Array]:
+    """Each group term's effects (its levels x its coefficients) from the factors' draws."""
+    out = {}
+    for factor, terms in zip(plan.factors, plan.factor_terms, strict=True):
+        codes, start = _codes(design, list(terms)), 0
+        for t in terms:
+            g = design.groups[t]
+            rows = np.searchsorted(codes, g.level_codes)
+            out[t] = by_factor[factor][rows, start : start + len(g.coefs)]
+            start += len(g.coefs)
+    return out

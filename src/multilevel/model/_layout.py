@@ -94,11 +94,31 @@ def model_slots(design: Design, family: Family, n_thresholds: int = 0) -> list[S
         slots += [fixed_slot(fixed_name(dpar, c), dpar, c) for c in d.fixed.names]
     slots += [aux_slot(a.name, a.bounds) for a in family.sampled_aux(design.dpars)]
     slots += [aux_slot(c.name, c.bounds) for c in family.cutpoints]
-    for g in design.groups:
+    for i, g in enumerate(design.groups):
         slots += [sd_slot(sd_name(g.group, g.dpar, c), g.dpar, g.group, c) for c in g.coefs]
-        if g.term.correlated and len(g.coefs) > 1:
+        if correlation_size(design, i):
             slots.append(cor_slot(cor_name(g.group, g.dpar), g.dpar, g.group))
     return slots
+
+
+def correlation_size(design: Design, term: int) -> int:
+    """The dimension of the correlation matrix `term` carries: its coefficients', all its
+    set's if it is the first of a `|id|` set, 0 if it is a later member or uncorrelated."""
+    link = design.link_of(term)
+    if link is not None:
+        return link.n_coefs if link.terms[0] == term else 0
+    g = design.groups[term]
+    return len(g.coefs) if g.term.correlated and len(g.coefs) > 1 else 0
+
+
+def effects_shape(design: Design, term: int) -> tuple[int, int] | None:
+    """The standardised effects `term` carries (levels x coefficients): a `|id|` set's first
+    term carries the whole set's, over every level of the factor; later members none."""
+    link = design.link_of(term)
+    if link is None:
+        g = design.groups[term]
+        return g.n_levels, len(g.coefs)
+    return (len(link.codes), link.n_coefs) if link.terms[0] == term else None
 
 
 def default_priors(slots: list[Slot], family: Family, scale: ResponseScale) -> dict:
@@ -172,17 +192,12 @@ def layout(
         priors = [by_name[sd_name(g.group, g.dpar, c)] for c in g.coefs]
         k = len(g.coefs)
         add(f"sd_{i}", "sd", g.dpar, k, priors, np.zeros(k), base / z_rms, term=i)
-        if g.term.correlated and k > 1:
-            add(
-                f"cor_{i}",
-                "cor",
-                g.dpar,
-                k * (k - 1) // 2,
-                [by_name[cor_name(g.group, g.dpar)]],
-                term=i,
-            )
-        if not marginal:
-            add(f"z_{i}", "z", g.dpar, g.n_levels * k, term=i)
+        if joint := correlation_size(design, i):
+            cor = [by_name[cor_name(g.group, g.dpar)]]
+            add(f"cor_{i}", "cor", g.dpar, joint * (joint - 1) // 2, cor, term=i)
+        shape = effects_shape(design, i)
+        if not marginal and shape is not None:
+            add(f"z_{i}", "z", g.dpar, shape[0] * shape[1], term=i)
     return blocks, assigned
 
 

@@ -13,7 +13,7 @@ from ..design import Design
 from ..families import Family
 from ..priors import AssignedPrior
 from ._densities import prior_log_density
-from ._layout import Block
+from ._layout import Block, correlation_size, effects_shape
 from ._transforms import LOG_2PI, corr_cholesky, lkj_cholesky_log_density, log_sigmoid_jacobian
 
 jax.config.update("jax_enable_x64", True)
@@ -96,29 +96,43 @@ def constrain(theta: jax.Array, blocks: list[Block], design: Design, data: Data)
     for b in blocks:
         u = theta[b.start : b.stop]
         if b.kind == "cor":
-            out[b.name], lj = corr_cholesky(u, len(design.groups[b.term].coefs))
+            out[b.name], lj = corr_cholesky(u, correlation_size(design, b.term))
             log_jac = log_jac + lj
         elif b.kind == "thresholds":
             out[b.name], lj = ordered(u + data[f"loc_{b.name}"])
             log_jac = log_jac + lj
         elif b.kind == "z":
-            out[b.name] = u.reshape(design.groups[b.term].n_levels, -1)
+            out[b.name] = u.reshape(effects_shape(design, b.term))
         else:
             out[b.name], lj = _constrain_elementwise(u, b, data)
             log_jac = log_jac + lj
     return Values(out, log_jac)
 
 
-def group_effects(values: Values, term: int, correlated: bool) -> jax.Array:
-    """r (levels x coefs): `diag(sd) L z_j` for each level j."""
-    z = values.blocks[f"z_{term}"]
-    sd = values.blocks[f"sd_{term}"]
-    if correlated:
-        z = z @ values.blocks[f"cor_{term}"].T
-    return z * sd
+def group_effects(values: Values, design: Design, term: int) -> jax.Array:
+    """r of one term (levels x coefs): `diag(sd) L z_j` for each level j; a term linked to
+    others by `|id|` takes its rows and columns of the set's joint effects."""
+    link = design.link_of(term)
+    if link is None:
+        return joint_effects(values, (term,), values.blocks[f"z_{term}"])
+    r = joint_effects(values, link.terms, values.blocks[f"z_{link.terms[0]}"])
+    k = link.terms.index(term)
+    return r[link.positions[k], link.columns[k]]
 
 
-def linear_predictor(values: Values, data: Data, design: Design, dpar: str) -> jax.Array:
+def joint_effects(values: Values, terms: tuple[int, ...], z: jax.Array) -> jax.Array:
+    """`z L' diag(sd)` with the correlation factor carried by the first of `terms` (if any)
+    and all their sds."""
+    sd = jnp.concatenate([values.blocks[f"sd_{t}"] for t in terms])
+    L = values.blocks.get(f"cor_{terms[0]}")
+    return (z if L is None else z @ L.T) * sd
+
+
+def linear_predictor(
+    values: Values, data: Data, design: Design, dpar: str, effects: dict | None = None
+) -> jax.Array:
+    """The linear predictor of `dpar` on every row; `effects` (term -> levels x coefs)
+    replaces the group effects made from the standardised ones."""
     d = design.dpars[dpar]
     n = design.n_rows
     eta = jnp.zeros(n)
@@ -129,14 +143,10 @@ def linear_predictor(values: Values, data: Data, design: Design, dpar: str) -> j
     for i, g in enumerate(design.groups):
         if g.dpar != dpar:
             continue
-        r = group_effects(values, i, _is_correlated(values, i))
+        r = group_effects(values, design, i) if effects is None else effects[i]
         r = jnp.concatenate([r, jnp.zeros((1, r.shape[1]))])
         eta = eta + jnp.sum(data[f"Z_{i}"] * r[data[f"index_{i}"]], axis=1)
     return eta
-
-
-def _is_correlated(values: Values, term: int) -> bool:
-    return f"cor_{term}" in values.blocks
 
 
 def ordered(u: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -195,15 +205,19 @@ def _same_prior_groups(priors: tuple[AssignedPrior, ...]) -> list[list[int]]:
     return list(groups.values())
 
 
-def distribution_parameters(values: Values, data: Data, design: Design, family: Family) -> Data:
-    """mu and every auxiliary parameter, row by row where they vary, on their natural scale."""
+def distribution_parameters(
+    values: Values, data: Data, design: Design, family: Family, effects: dict | None = None
+) -> Data:
+    """mu and every auxiliary parameter, row by row where they vary, on their natural scale
+    (`effects`: see `linear_predictor`)."""
     params = {}
     for dpar in family.dpars:
         if dpar == "mu" and family.ordinal:  # the link is inside the likelihood
-            params["mu"] = linear_predictor(values, data, design, "mu")
+            params["mu"] = linear_predictor(values, data, design, "mu", effects)
             params["thresholds"] = values.blocks["thresholds"]
         elif dpar in design.dpars:
-            params[dpar] = family.link(dpar).inverse(linear_predictor(values, data, design, dpar))
+            eta = linear_predictor(values, data, design, dpar, effects)
+            params[dpar] = family.link(dpar).inverse(eta)
         elif (fixed := family.parameter(dpar).fixed) is not None:
             params[dpar] = jnp.asarray(fixed)
         else:
@@ -224,6 +238,8 @@ def build_log_density(
         values = constrain(theta, blocks, design, data)
         params = distribution_parameters(values, data, design, family)
         log_lik = jnp.sum(family.log_likelihood(data["y"], params))
+        if "log_choose" in data:  # rows collapsed into counts: see design.collapse_rows
+            log_lik = log_lik + data["log_choose"]
         return log_lik + log_prior(values, data, blocks) + values.log_jacobian
 
     return log_density

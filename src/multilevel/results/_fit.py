@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..inference import Diagnostics, Posterior, summarise
+from ..inference import Diagnostics, Posterior, arviz, pointwise_log_likelihood, summarise
 from ..model import CompiledModel, describe
 
 
@@ -51,6 +51,39 @@ class Fit:
         if group_effects:
             names += [e.name for e in self._model.effects]
         return summarise(self.idata.posterior, names, prob)
+
+    def log_likelihood(self):
+        """The pointwise log-likelihood, draws x rows (`chain`, `draw`, `obs`), as brms's
+        `log_lik()`: conditional on each draw's group effects. Computed on first use and
+        kept in `fit.idata.log_likelihood`, where ArviZ's `loo`, `waic` and `compare` read it.
+        """
+        name = self._model.design.response_name
+        if "log_likelihood" not in self.idata.groups():
+            values = pointwise_log_likelihood(self._model, self._posterior)
+            import xarray as xr
+
+            dataset = xr.Dataset(
+                {name: (("chain", "draw", "obs"), values)},
+                coords={
+                    "chain": self.idata.posterior.chain,
+                    "draw": self.idata.posterior.draw,
+                    "obs": self.idata.observed_data.obs,
+                },
+            )
+            self.idata.add_groups({"log_likelihood": dataset})
+        return self.idata.log_likelihood[name]
+
+    def loo(self, **kwargs):
+        """PSIS-LOO (ArviZ's `loo`, keywords passed on): the expected log predictive density
+        of each row left out in turn, with Pareto k diagnostics (`pointwise=True` keeps them).
+
+        Example:
+            >>> import multilevel as ml, pandas as pd
+            >>> df = pd.DataFrame({"y": [1.0, 2.1, 2.9, 4.2, 5.1, 5.8], "x": [1.0, 2, 3, 4, 5, 6]})
+            >>> ml.fit("y ~ x", df, seed=1).loo().elpd_loo  # doctest: +SKIP
+        """
+        self.log_likelihood()
+        return arviz().loo(self.idata, **kwargs)
 
     def describe(self) -> str:
         return describe(self._model)
