@@ -4,8 +4,8 @@ Rows with the same predictors (fixed columns, group levels and group-term column
 distributional parameter) share one success probability, and a sum of binomials with one
 probability is binomial in the summed counts: `sum_i k_i log p + (n_i - k_i) log(1 - p)`
 is `K log p + (N - K) log(1 - p)`. So the likelihood costs one evaluation per distinct row
-instead of one per row, as glmmTMB's `collect` does. Only the binomial coefficients differ,
-by a constant that `log_choose` keeps so the log density stays exact.
+instead of one per row, as glmmTMB's `collect` does. The binomial coefficients of the rows,
+`log_choose`, are a constant: added once, they keep the log density exact.
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ class Collapsed:
     """The design over distinct rows, with summed successes (its response) and trials.
 
     `rows[i]` is the distinct row of original row i, whose own counts are `row_successes`
-    and `row_trials`. `log_choose` is
-    `sum_i log C(n_i, k_i) - sum_r log C(N_r, K_r)`: add it to the collapsed binomial
-    log-likelihood to get the original rows' log-likelihood exactly.
+    and `row_trials`. `log_choose` is `sum_i log C(n_i, k_i)`: the original rows'
+    log-likelihood is `sum_r K_r log p_r + (N_r - K_r) log(1 - p_r) + log_choose`.
     """
 
     design: Design
@@ -56,7 +55,7 @@ def collapse_rows(design: Design, successes: np.ndarray, trials: np.ndarray) -> 
     first, rows = _distinct(design)
     k = np.bincount(rows, weights=successes).astype(float)
     n = np.bincount(rows, weights=trials).astype(float)
-    log_choose = float(np.sum(_log_choose(trials, successes)) - np.sum(_log_choose(n, k)))
+    log_choose = float(np.sum(_log_choose(trials, successes)))
     dpars = {
         name: DparDesign(
             name,

@@ -166,6 +166,12 @@ def binomial(y: jax.Array, p: dict[str, jax.Array]) -> jax.Array:
     return log_choose + xlogy(y, mu) + xlog1py(n - y, -mu)
 
 
+def binomial_counts(y: jax.Array, p: dict[str, jax.Array]) -> jax.Array:
+    """The binomial log-likelihood without log C(trials, y): for counts that rows with one
+    mu were collapsed into, whose constant is added once (see design.collapse_rows)."""
+    return xlogy(y, p["mu"]) + xlog1py(p["trials"] - y, -p["mu"])
+
+
 def poisson(y: jax.Array, p: dict[str, jax.Array]) -> jax.Array:
     """y ~ poisson(mu): mu^y exp(-mu) / y!."""
     return _poisson(y, p["mu"])

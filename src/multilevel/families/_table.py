@@ -18,7 +18,7 @@ import pandas as pd
 from .._errors import ModelError, did_you_mean
 from ..priors import PriorSpec, ResponseScale, student_t
 from . import _responses as responses
-from ._likelihoods import LOG_LIKELIHOODS
+from ._likelihoods import LOG_LIKELIHOODS, binomial_counts
 from ._links import LINKS, Link
 
 Prior = Callable[[ResponseScale], PriorSpec]
@@ -74,8 +74,9 @@ class Family:
     #: response's lowest value, the last its highest.
     cutpoints: tuple[AuxParameter, ...] = ()
     #: Rows with identical predictors may be summed into binomial counts for sampling
-    #: (bernoulli and binomial: the likelihood then costs one term per distinct row).
-    collapsible: bool = False
+    #: (bernoulli and binomial: the likelihood then costs one term per distinct row);
+    #: this is the counts' log-likelihood up to a constant, reading `trials`.
+    collapsed_log_likelihood: Callable[[jax.Array, dict[str, jax.Array]], jax.Array] | None = None
 
     def __post_init__(self):
         if not self.mu_link:
@@ -202,7 +203,7 @@ FAMILIES: dict[str, Family] = {
             [],
             responses.binary,
             "bernoulli(mu{mu})",
-            collapsible=True,
+            collapsed_log_likelihood=binomial_counts,
         ),
         _row(
             "binomial",
@@ -211,7 +212,7 @@ FAMILIES: dict[str, Family] = {
             responses.successes,
             "binomial(trials[i], mu{mu})",
             additions=("trials",),
-            collapsible=True,
+            collapsed_log_likelihood=binomial_counts,
         ),
         _row("poisson", ("log", "identity"), [], responses.counts, "poisson(mu{mu})"),
         _row(

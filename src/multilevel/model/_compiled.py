@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +12,7 @@ import numpy as np
 
 from .._errors import ModelError
 from ..design import Collapsed, Design, collapse_rows
-from ..families import Family, get_family
+from ..families import Family
 from ..families._responses import ordinal_levels
 from ..priors import AssignedPrior, PriorSpec
 from ._engine import (
@@ -116,7 +116,11 @@ class CompiledModel:
         if self.engine == "marginal":
             return build_marginal_log_density(self.blocks, self.design, self.plan)
         if self.collapsed is not None:
-            counts = get_family("binomial", self.family.mu_link)
+            counts = replace(
+                self.family,
+                log_likelihood=self.family.collapsed_log_likelihood,
+                additions=("trials",),
+            )
             return build_log_density(self.blocks, self.collapsed.design, counts)
         return build_log_density(self.blocks, self.design, self.family)
 
@@ -305,7 +309,7 @@ def compile_model(
 
 def _collapse(design: Design, family: Family, y: np.ndarray) -> Collapsed | None:
     """Identical rows as binomial counts, where the family allows it and it saves rows."""
-    if not family.collapsible:
+    if family.collapsed_log_likelihood is None:
         return None
     trials = design.additions.get("trials")
     n = np.ones(len(y)) if trials is None else trials.to_numpy(dtype=float)
