@@ -44,7 +44,7 @@ class Model:
             `"binomial"` (`"y | trials(n) ~ ..."`), `"poisson"`, `"negbinomial"`, `"gamma"`,
             `"lognormal"`, `"beta"`, `"zero_inflated_poisson"`, `"zero_inflated_negbinomial"`,
             `"hurdle_poisson"`, `"hurdle_negbinomial"`, `"hurdle_lognormal"`,
-            `"zero_one_inflated_beta"`, `"cumulative"` (ordinal).
+            `"zero_one_inflated_beta"`, `"cumulative"` (ordinal), `"ordered_beta"`.
         link: the link of the mean, when not the family's default (brms's).
         priors: statements such as `"b ~ normal(0, 10)"` or
             `"sd_g__x^2 ~ inv_gamma(0.01, 0.01)"` (`^2`: a prior on the variance).

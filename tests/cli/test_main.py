@@ -67,3 +67,29 @@ def test_fit_prints_summary_and_diagnostics(capsys):
     for name in ("b_Intercept", "b_tx", "b_sigma_tx", "sd_cluster__tx", "r_cluster[g01,tx]"):
         assert name in out
     assert "Diagnostics:" in out and "divergent transitions" in out
+
+
+def test_describe_with_family_link_and_dpar(capsys):
+    status = main(
+        [
+            "describe",
+            str(DATA / "wine.csv"),
+            "rating ~ temp + contact + (1 | judge)",
+            "--family",
+            "cumulative",
+            "--link",
+            "probit",
+            "--dpar",
+            "disc=~ 0 + contact",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "P(rating[i] <= level k) = Phi(disc[i] * (b_Intercept[k] - mu[i]))" in out
+    assert "log(disc[i]) = b_disc_contactno*" in out
+
+
+def test_dpar_needs_name_and_formula(capsys):
+    status = main(["describe", str(DATA / "wine.csv"), "rating ~ temp", "--dpar", "disc"])
+    assert status == 2
+    assert "--dpar takes NAME=FORMULA" in capsys.readouterr().err

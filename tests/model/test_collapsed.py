@@ -15,7 +15,7 @@ from scipy import special, stats
 from multilevel.design import build_design
 from multilevel.families import get_family
 from multilevel.formula import parse_formula
-from multilevel.model import compile_model
+from multilevel.model import compile_model, describe
 from multilevel.model._logdensity import model_data
 
 
@@ -76,3 +76,11 @@ def test_pointwise_log_likelihood_is_per_original_row(binary):
 def test_rows_that_are_all_distinct_are_not_collapsed():
     df = pd.DataFrame({"y": [0, 1, 1, 0], "x": [0.1, 0.2, 0.3, 0.4]})
     assert _model(df, "y ~ x").collapsed is None
+
+
+def test_describe_reports_the_distinct_rows(binary):
+    model = _model(binary)
+    assert (
+        f"Data: 300 rows, {model.collapsed.n_rows} distinct (rows with identical predictors "
+        "are summed into binomial counts for sampling)"
+    ) in describe(model)

@@ -96,7 +96,15 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", type=Path, help="a CSV file")
     parser.add_argument("formula", help='e.g. "y ~ x + (1 + x | g)"')
     parser.add_argument("--family", default="gaussian", help="likelihood (default gaussian)")
+    parser.add_argument("--link", help="link of the mean, when not the family's default")
     parser.add_argument("--sigma", help='formula for the residual sd, e.g. "~ tx" (log link)')
+    parser.add_argument(
+        "--dpar",
+        action="append",
+        default=[],
+        metavar="NAME=FORMULA",
+        help='a formula for a distributional parameter, e.g. --dpar "zi=~ x"; repeat',
+    )
     parser.add_argument(
         "--prior", action="append", default=[], metavar="PRIOR", help="a prior statement; repeat"
     )
@@ -119,12 +127,18 @@ def _read(path: Path) -> pd.DataFrame:
 
 def _model(args: argparse.Namespace) -> Model:
     dpars = {"sigma": args.sigma} if args.sigma else {}
+    for item in args.dpar:
+        name, sep, formula = item.partition("=")
+        if not sep or not name.strip() or not formula.strip():
+            raise MultilevelError(f'--dpar takes NAME=FORMULA (e.g. --dpar "zi=~ x"), got {item!r}')
+        dpars[name.strip()] = formula
     return Model(
         args.formula,
         _read(args.data),
         family=args.family,
         priors=args.prior,
         na_action=args.na_action,
+        link=args.link,
         **dpars,
     )
 

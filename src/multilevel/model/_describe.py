@@ -58,6 +58,11 @@ def describe(model: CompiledModel) -> str:
     lines = [f"Formula: {design.formula.source}"]
     engine, why = choose_engine(design, family)
     lines += [f"Family: {family.name}", f"Data: {design.n_rows} rows"]
+    if model.collapsed is not None:
+        lines[-1] += (
+            f", {model.collapsed.n_rows} distinct (rows with identical predictors are summed "
+            "into binomial counts for sampling)"
+        )
     lines.append(f"Engine (auto): {engine}, {why}")
     if design.missing.rows:
         lines.append(
