@@ -70,8 +70,8 @@ class Family:
     #: likelihood, through its thresholds `b_Intercept[k]`) and the response has levels.
     ordinal: bool = False
     #: Increasing cutpoints on the linear predictor's scale, sampled as one ordered block
-    #: and taking no formula (ordered beta's `cutzero < cutone`); the first splits off the
-    #: response's lowest value, the last its highest.
+    #: and taking no formula: ordered beta's `cutzero < cutone`, which split a proportion's
+    #: exact 0s and 1s off.
     cutpoints: tuple[AuxParameter, ...] = ()
     #: Rows with identical predictors may be summed into binomial counts for sampling
     #: (bernoulli and binomial: the likelihood then costs one term per distinct row);

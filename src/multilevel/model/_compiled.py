@@ -51,7 +51,7 @@ class GroupEffects:
     terms: tuple[int, ...]
     positions: tuple[np.ndarray, ...] = field(repr=False)
     #: The levels as codes of the full factor.
-    codes: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, int))
+    codes: np.ndarray = field(repr=False)
 
 
 @dataclass(frozen=True)

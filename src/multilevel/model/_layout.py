@@ -212,10 +212,10 @@ def _threshold_start(y: np.ndarray, n_levels: int) -> np.ndarray:
 
 
 def _cutpoint_start(y: np.ndarray, n: int) -> np.ndarray:
-    """Where cutpoints that split off the response's lowest and highest values start (as
-    offsets of the ordered transform): at the logits of those values' shares, with the
-    linear predictor at 0 (kept 0.1 apart)."""
-    low, high = np.mean(y == y.min()), np.mean(y == y.max())
+    """Where cutpoints that split off a proportion's exact 0s and 1s start (as offsets of
+    the ordered transform): at the logits of their shares, with the linear predictor at 0
+    (kept 0.1 apart; an end with no rows counts as 1%)."""
+    low, high = np.mean(y == 0), np.mean(y == 1)
     share = np.clip(np.linspace(low, 1 - high, n), 0.01, 0.99)
     cut = np.log(share / (1 - share))
     return np.concatenate([cut[:1], np.log(np.maximum(np.diff(cut), 0.1))])
