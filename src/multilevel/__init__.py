@@ -19,7 +19,7 @@ from ._errors import (  # noqa: E402
     PriorError,
     SamplingWarning,
 )
-from .results import Fit  # noqa: E402
+from .results import Fit, compare  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -33,5 +33,6 @@ __all__ = [
     "PriorError",
     "SamplingWarning",
     "__version__",
+    "compare",
     "fit",
 ]

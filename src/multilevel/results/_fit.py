@@ -28,6 +28,10 @@ class Fit:
         return self._posterior.idata
 
     @property
+    def response_name(self) -> str:
+        return self._model.design.response_name
+
+    @property
     def engine(self) -> str:
         """ "full" (group effects sampled) or "marginal" (integrated out, then drawn exactly)."""
         return self._model.engine
@@ -57,7 +61,7 @@ class Fit:
         `log_lik()`: conditional on each draw's group effects. Computed on first use and
         kept in `fit.idata.log_likelihood`, where ArviZ's `loo`, `waic` and `compare` read it.
         """
-        name = self._model.design.response_name
+        name = self.response_name
         if "log_likelihood" not in self.idata.groups():
             values = pointwise_log_likelihood(self._model, self._posterior)
             import xarray as xr
