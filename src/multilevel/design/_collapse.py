@@ -21,7 +21,7 @@ from ._design import Design, DparDesign
 
 @dataclass(frozen=True)
 class Collapsed:
-    """The design over distinct rows, with summed successes (its response) and trials.
+    """The design over distinct rows, whose response and trials are the summed counts.
 
     `rows[i]` is the distinct row of original row i, whose own counts are `row_successes`
     and `row_trials`. `log_choose` is `sum_i log C(n_i, k_i)`: the original rows'
@@ -29,8 +29,6 @@ class Collapsed:
     """
 
     design: Design
-    successes: np.ndarray
-    trials: np.ndarray
     rows: np.ndarray
     log_choose: float
     row_successes: np.ndarray
@@ -39,6 +37,14 @@ class Collapsed:
     @property
     def n_rows(self) -> int:
         return self.design.n_rows
+
+    @property
+    def successes(self) -> np.ndarray:
+        return self.design.response.to_numpy()
+
+    @property
+    def trials(self) -> np.ndarray:
+        return self.design.additions["trials"].to_numpy()
 
 
 def collapse_rows(design: Design, successes: np.ndarray, trials: np.ndarray) -> Collapsed:
@@ -72,7 +78,7 @@ def collapse_rows(design: Design, successes: np.ndarray, trials: np.ndarray) -> 
         frame=design.frame.iloc[first].reset_index(drop=True),
         additions={"trials": pd.Series(n, name="trials")},
     )
-    return Collapsed(collapsed, k, n, rows, log_choose, successes, trials)
+    return Collapsed(collapsed, rows, log_choose, successes, trials)
 
 
 def _distinct(design: Design) -> tuple[np.ndarray, np.ndarray]:

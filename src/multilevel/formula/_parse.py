@@ -14,6 +14,7 @@ from ._spec import GroupTerm, LinearFormula, ModelFormula
 
 _IDENT = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$|^`[^`]+`$")
 _TOKEN = re.compile(r"`[^`]+`|[A-Za-z_.][A-Za-z0-9_.]*")
+_LINK_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
 
 def parse_formula(text: str) -> ModelFormula:
@@ -154,7 +155,7 @@ def _parse_group_term(text: str, offset: int, piece: str) -> list[GroupTerm]:
         )
     if len(bars) == 2 and not double:
         link = inner[bars[0] + 1 : bars[1]].strip()
-        if not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", link):
+        if not _LINK_ID.match(link):
             raise FormulaError(
                 f"'{link}' is not a correlation id: write '(terms |id| group)' with a name "
                 "such as 'p', shared by the group terms whose effects are correlated",
@@ -163,7 +164,7 @@ def _parse_group_term(text: str, offset: int, piece: str) -> list[GroupTerm]:
             )
     bar = bars[0]
     terms = inner[:bar].strip()
-    factor_text = inner[(bars[1] if link else bar + (1 if double else 0)) + 1 :].strip()
+    factor_text = inner[bars[-1] + 1 :].strip()
     if not terms:
         raise FormulaError(
             "empty group term: put '1' for a random intercept, as in '(1 | group)'",

@@ -63,12 +63,19 @@ def _batched(derived):
     return over_draws
 
 
+def _draw_keys(seed: int, n_draws: int) -> jax.Array:
+    """One random key per draw for what is drawn after sampling (group effects of levels
+    without data, the marginal engine's r): the same for the posterior and the
+    pointwise log-likelihood, so both read the same group effects."""
+    return random_keys(np.random.default_rng([seed, 1]), n_draws)
+
+
 def to_inference_data(
     model: CompiledModel, output: SamplerOutput, seed: int, compiler: Compiler = plain_jit
 ) -> Any:
     chains, draws, dim = output.positions.shape
     flat = output.positions.reshape(chains * draws, dim)
-    keys = random_keys(np.random.default_rng([seed, 1]), chains * draws)
+    keys = _draw_keys(seed, chains * draws)
     names = (*model.scalar_names, *(e.name for e in model.effects))
     derive = compiler(
         _batched(model.derived),
@@ -104,14 +111,8 @@ def pointwise_log_likelihood(model: CompiledModel, posterior: Posterior) -> np.n
     """
     positions = np.asarray(posterior.sampler.positions)
     chains, draws, dim = positions.shape
-    keys = random_keys(np.random.default_rng([posterior.settings.seed, 1]), chains * draws)
-
-    def over_draws(flat, keys, data):
-        def one(a):
-            return model.pointwise_log_likelihood(*a, data)
-
-        return jax.lax.map(one, (flat, keys), batch_size=DERIVED_BATCH)
-
+    keys = _draw_keys(posterior.settings.seed, chains * draws)
+    over_draws = jax.jit(_batched(model.pointwise_log_likelihood))
     with threadpool_limits(limits=1, user_api="blas"):
-        values = jax.jit(over_draws)(positions.reshape(-1, dim), keys, model.row_data())
+        values = over_draws(positions.reshape(-1, dim), keys, model.row_data())
     return np.asarray(values).reshape(chains, draws, -1)

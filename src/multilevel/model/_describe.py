@@ -12,7 +12,7 @@ from ..families._responses import ordinal_levels
 from ..priors import AssignedPrior
 from ._compiled import CompiledModel
 from ._engine import choose_engine
-from ._layout import fixed_name, sd_name
+from ._layout import cor_name, fixed_name, sd_name
 
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
@@ -173,12 +173,9 @@ def _linked_distribution(model: CompiledModel, first: int) -> str:
         parts += [f"{effect.name}[j,{c}]" for c in g.coefs]
         sds += [sd_name(g.group, g.dpar, c) for c in g.coefs]
     g = design.groups[first]
-    cor = next(
-        a for a in model.priors if a.slot.cls == "cor" and a.slot.name.startswith(f"cor_{g.group}")
-    )
     return (
         f"({', '.join(parts)}) ~ multi_normal(0, S), correlated by the id '{link.id}', "
-        f"S = diag(sd) * {cor.slot.name} * diag(sd), sd = ({', '.join(sds)}), "
+        f"S = diag(sd) * {cor_name(g.group, g.dpar)} * diag(sd), sd = ({', '.join(sds)}), "
         f"j = 1..{len(link.codes)}"
     )
 

@@ -202,21 +202,22 @@ def layout(
 
 
 def _threshold_start(y: np.ndarray, n_levels: int) -> np.ndarray:
-    """Where the ordered thresholds start, as their transform's offsets: the first threshold
-    and then the logs of the gaps, from the logits of the response's cumulative proportions
-    (kept 0.1 apart, so that an unobserved level still gets a gap)."""
+    """Where the ordered thresholds start: at the response's cumulative proportions."""
     share = np.bincount(y.astype(int), minlength=n_levels)[:-1].cumsum() / len(y)
-    cut = np.log(np.clip(share, 0.01, 0.99) / (1 - np.clip(share, 0.01, 0.99)))
-    gaps = np.maximum(np.diff(cut), 0.1)
-    return np.concatenate([cut[:1], np.log(gaps)])
+    return _ordered_start(share)
 
 
 def _cutpoint_start(y: np.ndarray, n: int) -> np.ndarray:
-    """Where cutpoints that split off a proportion's exact 0s and 1s start (as offsets of
-    the ordered transform): at the logits of their shares, with the linear predictor at 0
-    (kept 0.1 apart; an end with no rows counts as 1%)."""
-    low, high = np.mean(y == 0), np.mean(y == 1)
-    share = np.clip(np.linspace(low, 1 - high, n), 0.01, 0.99)
+    """Where cutpoints that split off a proportion's exact 0s and 1s start: at the shares
+    of 0s and of values below 1, with the linear predictor at 0."""
+    return _ordered_start(np.linspace(np.mean(y == 0), 1 - np.mean(y == 1), n))
+
+
+def _ordered_start(share: np.ndarray) -> np.ndarray:
+    """The ordered transform's offsets (the first cut, then the logs of the gaps) for cuts
+    at the logits of increasing cumulative proportions, clipped to [0.01, 0.99] and kept
+    0.1 apart (so that an empty level or end still gets a gap)."""
+    share = np.clip(share, 0.01, 0.99)
     cut = np.log(share / (1 - share))
     return np.concatenate([cut[:1], np.log(np.maximum(np.diff(cut), 0.1))])
 
