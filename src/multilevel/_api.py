@@ -15,7 +15,7 @@ from .families import get_family
 from .formula import ModelFormula, parse_dpar_formula, parse_formula
 from .inference import SamplerSettings, sample
 from .model import choose_engine, compile_model, describe, priors_table
-from .priors import PriorSpec
+from .priors import PriorSpec, prior_statement
 from .results import Fit
 
 FIT_KEYWORDS = (
@@ -101,6 +101,14 @@ class Model:
         self._priors = list(priors or [])
         self._compiled = compile_model(design, fam, self._priors)
         self._engines = {"full": self._compiled}
+        self.recipe = {
+            "formula": formula,
+            "family": family,
+            "link": link,
+            "priors": [prior_statement(p) for p in self._priors],
+            "na_action": na_action,
+            "dpars": dict(dpars),
+        }
 
     @property
     def formula(self) -> str:
@@ -145,7 +153,7 @@ class Model:
             chains, warmup, draws, seed, target_accept, max_treedepth, metric, progress
         )
         compiled = self._engine(engine)
-        return Fit(compiled, sample(compiled, settings))
+        return Fit(compiled, sample(compiled, settings), {**self.recipe, "engine": engine})
 
     def _engine(self, engine: str):
         if engine == "auto":

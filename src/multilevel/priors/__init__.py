@@ -15,7 +15,14 @@ from ._assign import (
     sd_slot,
 )
 from ._defaults import ResponseScale, class_default, student_t
-from ._language import DISTRIBUTIONS, POWERS, Distribution, PriorSpec, parse_prior
+from ._language import (
+    DISTRIBUTIONS,
+    POWERS,
+    Distribution,
+    PriorSpec,
+    parse_prior,
+    prior_statement,
+)
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -32,6 +39,7 @@ __all__ = [
     "fixed_slot",
     "intercept_slot",
     "parse_prior",
+    "prior_statement",
     "sd_slot",
     "student_t",
 ]

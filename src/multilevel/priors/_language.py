@@ -74,6 +74,22 @@ class PriorSpec:
         return f"{self.dist}({args}){on}"
 
 
+def prior_statement(prior: str | PriorSpec) -> str:
+    """The statement that parses back to `prior` (a string is returned as it is).
+
+    Example:
+        >>> prior_statement(PriorSpec("sd_g", "inv_gamma", (0.01, 0.01), 2))
+        'sd_g^2 ~ inv_gamma(0.01, 0.01)'
+    """
+    if isinstance(prior, str):
+        return prior
+    if prior.text:
+        return prior.text
+    power = "" if prior.power == 1 else f"^{prior.power}"
+    args = ", ".join(repr(float(a)) if not float(a).is_integer() else str(a) for a in prior.args)
+    return f"{prior.target}{power} ~ {prior.dist}({args})"
+
+
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _PRIOR = re.compile(
     r"^\s*(?P<lhs>[A-Za-z_][A-Za-z0-9_.:\[\],]*)\s*(?:\^\s*(?P<power>[-+]?\d+))?\s*~\s*"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from os import PathLike
+from typing import Any
+
 import pandas as pd
 
 from ..inference import Diagnostics, Posterior, arviz, pointwise_log_likelihood, summarise
@@ -18,9 +22,14 @@ class Fit:
         >>> fit.summary().loc["b_x", "mean"]  # doctest: +SKIP
     """
 
-    def __init__(self, model: CompiledModel, posterior: Posterior):
+    def __init__(
+        self, model: CompiledModel, posterior: Posterior, recipe: dict[str, Any] | None = None
+    ):
         self._model = model
         self._posterior = posterior
+        #: The arguments of the `Model` that made this fit (formula, family, link, priors,
+        #: na_action, dpars, engine), as plain data: what `save` writes to rebuild it.
+        self.recipe = dict(recipe or {})
 
     @property
     def idata(self):
@@ -91,6 +100,120 @@ class Fit:
 
     def describe(self) -> str:
         return describe(self._model)
+
+    # Predictions and derived quantities (results/_predict.py).
+
+    def predict(
+        self,
+        newdata: Any = None,
+        kind: str = "mean",
+        new_groups: str = "sample",
+        draws: int | None = None,
+        seed: int | None = None,
+    ):
+        """Draws of the expected response (`"mean"`), the linear predictor (`"linpred"`) or
+        new responses (`"response"`) for `newdata` (default: the data fitted), encoded
+        with the design of the fit. Levels of a grouping factor the fit has not seen get
+        effects drawn from the fitted population (`new_groups="sample"`), none
+        (`"population"`), or raise (`"error"`). Returns a `Prediction` (`.draws`, an
+        xarray DataArray chain x draw x obs; `.summary()`).
+
+        Example:
+            >>> fit.predict(pd.DataFrame({"x": [0.0, 1.0]})).summary()  # doctest: +SKIP
+        """
+        from ._predict import predict
+
+        return predict(self, newdata, kind, new_groups, draws, seed)
+
+    def posterior_predictive(self, seed: int | None = None):
+        """One replicated data set per posterior draw, kept in `idata.posterior_predictive`
+        (what ArviZ's `plot_ppc` and `loo_pit` read)."""
+        from ._predict import posterior_predictive
+
+        return posterior_predictive(self, seed)
+
+    def add_linpred(self, dpars: Sequence[str] = ("mu",), transform: bool = False) -> None:
+        """Store each named distributional parameter's linear predictor on every row in
+        the posterior (as `pm.Deterministic`), on the link scale, or the natural scale with
+        `transform=True`."""
+        from ._predict import add_linpred
+
+        add_linpred(self, dpars, transform)
+
+    # Comparison and inference (results/_hypothesis.py, _cell_means.py, _reml.py).
+
+    def hypothesis(self, expr: str | Sequence[str], prob: float = 0.95) -> pd.DataFrame:
+        """Posterior mean, sd, interval and probability of expressions of parameters, as
+        brms's `hypothesis()`: `"b_blockType + b_blockType:CSType > 0"`."""
+        from ._hypothesis import hypothesis
+
+        return hypothesis(self, expr, prob)
+
+    def cell_means(self, factors: Sequence[str], prob: float = 0.95):
+        """The posterior of every cell mean of the named factors (a reference grid, other
+        predictors at their means), with `.contrasts()` between cells."""
+        from ._cell_means import cell_means
+
+        return cell_means(self, factors, prob)
+
+    def check_reml(self, method: str = "REML") -> pd.DataFrame:
+        """REML (or ML) estimates beside the posterior, with a note where they differ by more
+        than a posterior sd: prior influence or too little data."""
+        from ._reml import check_reml
+
+        return check_reml(self, method)
+
+    # Plots (results/_plots.py); each returns a matplotlib Figure.
+
+    def plot_trace(self, var_names: Sequence[str] | None = None, compact: bool = True):
+        from ._plots import plot_trace
+
+        return plot_trace(self, var_names, compact)
+
+    def plot_rank(self, var_names: Sequence[str] | None = None):
+        from ._plots import plot_rank
+
+        return plot_rank(self, var_names)
+
+    def plot_group_effects(self, group: str | None = None, prob: float = 0.95):
+        from ._plots import plot_group_effects
+
+        return plot_group_effects(self, group, prob)
+
+    def plot_ppc(self, draws: int = 100, seed: int | None = None):
+        from ._plots import plot_ppc
+
+        return plot_ppc(self, draws, seed)
+
+    def plot_conditional(self, effects: str | Sequence[str], prob: float = 0.95):
+        from ._plots import plot_conditional
+
+        return plot_conditional(self, effects, prob)
+
+    def plot_prior_posterior(self, var_names: Sequence[str] | None = None):
+        from ._plots import plot_prior_posterior
+
+        return plot_prior_posterior(self, var_names)
+
+    # Persistence and reporting (results/_persist.py, _report.py).
+
+    def save(self, path: str | PathLike) -> None:
+        """Write the fit to one file (data only: netCDF and JSON, no pickle), atomically;
+        `ml.load(path)` reads it back and predicts without refitting."""
+        from ._persist import save
+
+        save(self, path)
+
+    def report(self, path: str | PathLike) -> None:
+        """One self-contained HTML page: description, priors, summary, diagnostics, plots."""
+        from ._report import report
+
+        report(self, path)
+
+    def _repr_html_(self) -> str:
+        from ._report import repr_html
+
+        return repr_html(self)
 
     def __repr__(self) -> str:
         s = self._posterior.settings
