@@ -17,6 +17,7 @@ from .inference import SamplerSettings, sample
 from .model import choose_engine, compile_model, describe, priors_table
 from .priors import PriorSpec, prior_statement
 from .results import Fit
+from .results._prior import sample_prior
 
 FIT_KEYWORDS = (
     "chains",
@@ -28,6 +29,7 @@ FIT_KEYWORDS = (
     "metric",
     "engine",
     "progress",
+    "keep",
 )
 METRICS = ("diag", "dense")
 ENGINES = ("auto", "full", "marginal")
@@ -122,6 +124,24 @@ class Model:
         """The model in statistical notation, with the data's sizes and the priors."""
         return describe(self._compiled)
 
+    def sample_prior(self, draws: int = 1000, chains: int = 4, seed: int | None = None):
+        """Draws of every parameter from its prior and one replicated data set per draw, for
+        prior predictive checks: ArviZ data with `prior` and `prior_predictive` groups.
+
+        The prior is sampled by NUTS without the likelihood (brms's `sample_prior =
+        "only"`), so every parameter needs a proper prior: brms's default flat prior on `b`
+        is not, and the error says which to give.
+
+        Example:
+            >>> import multilevel as ml, pandas as pd
+            >>> df = pd.DataFrame({"y": [1.0, 2, 3, 4, 5, 7], "x": [1.0, 2, 3, 4, 5, 6]})
+            >>> prior = ml.Model("y ~ x", df, priors=["b ~ normal(0, 1)"]).sample_prior(200)
+            >>> prior.prior_predictive["y"].shape
+            (4, 200, 6)
+        """
+        settings = _settings(chains, 1000, draws, seed, 0.8, 10, "diag", False)
+        return sample_prior(self._compiled, self._priors, draws, chains, settings.seed)
+
     def fit(
         self,
         chains: int = 4,
@@ -133,6 +153,7 @@ class Model:
         metric: str = "diag",
         engine: str = "auto",
         progress: bool | None = None,
+        keep: Sequence[str] = (),
     ) -> Fit:
         """Sample the posterior with NUTS; `seed=None` draws a seed and records it in the fit.
 
@@ -146,6 +167,9 @@ class Model:
         same parameters and names, no funnel, far fewer leapfrog steps. `"full"` samples them;
         `"auto"` (the default) takes the marginal engine wherever it applies, and
         `describe()` says which and why.
+
+        `keep=["mu"]` stores the linear predictor of each named distributional parameter
+        on every row in the posterior (see `Fit.add_linpred`).
         """
         if engine not in ENGINES:
             raise ModelError(f"engine must be one of {ENGINES}, got {engine!r}")
@@ -153,7 +177,10 @@ class Model:
             chains, warmup, draws, seed, target_accept, max_treedepth, metric, progress
         )
         compiled = self._engine(engine)
-        return Fit(compiled, sample(compiled, settings), {**self.recipe, "engine": engine})
+        fit = Fit(compiled, sample(compiled, settings), {**self.recipe, "engine": engine})
+        if keep:
+            fit.add_linpred(keep)
+        return fit
 
     def _engine(self, engine: str):
         if engine == "auto":

@@ -14,9 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
-from simulated import FAMILIES, TRUTH, _negbin, family_model, simulate
 
 import multilevel as ml
+
+from simulated import FAMILIES, TRUTH, _negbin, family_model, simulate
 
 pytestmark = pytest.mark.filterwarnings("ignore::multilevel.SamplingWarning")
 

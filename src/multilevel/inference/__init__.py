@@ -3,8 +3,15 @@
 from ._arviz import arviz
 from ._cache import cache_dir, configure_cache
 from ._diagnostics import Diagnostics
-from ._nuts import SamplerOutput, SamplerSettings, run_nuts
-from ._sample import Posterior, pointwise_log_likelihood, sample, to_inference_data
+from ._nuts import SamplerOutput, SamplerSettings, random_keys, run_nuts
+from ._sample import (
+    Posterior,
+    draw_keys,
+    map_draws,
+    pointwise_log_likelihood,
+    sample,
+    to_inference_data,
+)
 from ._summary import summarise
 
 __all__ = [
@@ -15,7 +22,10 @@ __all__ = [
     "arviz",
     "cache_dir",
     "configure_cache",
+    "draw_keys",
+    "map_draws",
     "pointwise_log_likelihood",
+    "random_keys",
     "run_nuts",
     "sample",
     "summarise",

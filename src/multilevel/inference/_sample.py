@@ -29,19 +29,22 @@ class Posterior:
     settings: SamplerSettings
 
 
-def sample(model: CompiledModel, settings: SamplerSettings) -> Posterior:
-    """Sample the posterior of `model` and check the sampler's health."""
+def sample(model: CompiledModel, settings: SamplerSettings, prior_only: bool = False) -> Posterior:
+    """Sample the posterior of `model` (or, `prior_only`, its prior: the likelihood left
+    out, as brms's `sample_prior = "only"`) and check the sampler's health."""
     directory = configure_cache()
     preload()
     settings_key = f"{settings.target_accept!r};{settings.max_treedepth};{settings.metric}"
+    target = "prior" if prior_only else "posterior"
     compiler = partial(
-        program, fingerprint=f"{model.fingerprint};{settings_key}", directory=directory
+        program, fingerprint=f"{model.fingerprint};{settings_key};{target}", directory=directory
     )
+    log_density = model.prior_log_density() if prior_only else model.log_density()
     # The chains keep every core busy; a multi-threaded BLAS inside them (LAPACK's Cholesky
     # of the crossed-factor marginal) only fights them for it: a 200 x 200 factorisation took
     # 94 ms with OpenBLAS's two threads on the 2-core machine, 0.29 ms with one.
     with threadpool_limits(limits=1, user_api="blas"):
-        output = run_nuts(model.log_density(), model.data, model.dim, settings, compiler)
+        output = run_nuts(log_density, model.data, model.dim, settings, compiler)
         idata = to_inference_data(model, output, settings.seed, compiler)
     table = summarise(idata.posterior, list(model.scalar_names))
     diagnostics = check(table, output.stats, settings.chains, settings.max_treedepth)
@@ -52,22 +55,24 @@ def sample(model: CompiledModel, settings: SamplerSettings) -> Posterior:
 DERIVED_BATCH = 100
 
 
-def _batched(derived):
-    """`derived` over every draw, DERIVED_BATCH draws at a time: vmapping all of them at once
-    would hold every draw's intermediates (e.g. 4000 x 10^4 levels x 2 x 2) in memory."""
+def map_draws(per_draw):
+    """`per_draw(*per_draw_args, data)` over every draw: `f(*arrays, data)` maps over the
+    leading axis of each of `arrays`, DERIVED_BATCH draws at a time: vmapping all of them at
+    once would hold every draw's intermediates (e.g. 4000 x 10^4 levels x 2 x 2) in memory."""
 
-    def over_draws(flat, keys, data):
-        return jax.lax.map(lambda a: derived(*a, data), (flat, keys), batch_size=DERIVED_BATCH)
+    def over_draws(*args):
+        *mapped, data = args
+        return jax.lax.map(lambda a: per_draw(*a, data), tuple(mapped), batch_size=DERIVED_BATCH)
 
     over_draws.__name__ = "derived"
     return over_draws
 
 
-def _draw_keys(seed: int, n_draws: int) -> jax.Array:
-    """One random key per draw for what is drawn after sampling (group effects of levels
-    without data, the marginal engine's r): the same for the posterior and the
-    pointwise log-likelihood, so both read the same group effects."""
-    return random_keys(np.random.default_rng([seed, 1]), n_draws)
+def draw_keys(seed: int, n_draws: int, stream: int = 1) -> jax.Array:
+    """One random key per draw for what is drawn after sampling. Stream 1 (group effects of
+    levels without data, the marginal engine's r) is shared by the posterior and the
+    pointwise log-likelihood, so both read the same group effects; predictions use others."""
+    return random_keys(np.random.default_rng([seed, stream]), n_draws)
 
 
 def to_inference_data(
@@ -75,10 +80,10 @@ def to_inference_data(
 ) -> Any:
     chains, draws, dim = output.positions.shape
     flat = output.positions.reshape(chains * draws, dim)
-    keys = _draw_keys(seed, chains * draws)
+    keys = draw_keys(seed, chains * draws)
     names = (*model.scalar_names, *(e.name for e in model.effects))
     derive = compiler(
-        _batched(model.derived),
+        map_draws(model.derived),
         (flat, keys, model.data),
         jax.tree.structure(dict.fromkeys(names, 0)),
     )
@@ -111,8 +116,8 @@ def pointwise_log_likelihood(model: CompiledModel, posterior: Posterior) -> np.n
     """
     positions = np.asarray(posterior.sampler.positions)
     chains, draws, dim = positions.shape
-    keys = _draw_keys(posterior.settings.seed, chains * draws)
-    over_draws = jax.jit(_batched(model.pointwise_log_likelihood))
+    keys = draw_keys(posterior.settings.seed, chains * draws)
+    over_draws = jax.jit(map_draws(model.pointwise_log_likelihood))
     with threadpool_limits(limits=1, user_api="blas"):
         values = over_draws(positions.reshape(-1, dim), keys, model.row_data())
     return np.asarray(values).reshape(chains, draws, -1)

@@ -14,7 +14,7 @@ from .._errors import ModelError
 from ..design import Collapsed, Design, collapse_rows
 from ..families import Family
 from ..families._responses import ordinal_levels
-from ..priors import AssignedPrior, PriorSpec
+from ..priors import DISTRIBUTIONS, AssignedPrior, PriorSpec
 from ._engine import (
     MarginalPlan,
     build_marginal_log_density,
@@ -31,6 +31,7 @@ from ._logdensity import (
     constrain,
     distribution_parameters,
     joint_effects,
+    log_prior,
     model_data,
     original_intercept,
     original_thresholds,
@@ -123,6 +124,27 @@ class CompiledModel:
             )
             return build_log_density(self.blocks, self.collapsed.design, counts)
         return build_log_density(self.blocks, self.design, self.family)
+
+    def prior_log_density(self):
+        """The log prior (with the Jacobians) of the unconstrained vector: the log density
+        without its likelihood. Only the full engine has the group effects to draw."""
+        if self.engine != "full":
+            raise ModelError("the prior is sampled with the full engine, which has the effects")
+        improper = [p.slot.name for p in self.priors if not DISTRIBUTIONS[p.spec.dist].proper]
+        if improper:
+            raise ModelError(
+                f"cannot sample from the prior: {', '.join(improper[:6])}"
+                f"{' ...' if len(improper) > 6 else ''} ha{'ve' if len(improper) > 1 else 's'} "
+                "an improper flat prior (brms's default on b); give proper priors, e.g. "
+                "priors=['b ~ normal(0, 10)']"
+            )
+        blocks, design = self.blocks, self.design
+
+        def log_density(theta: jax.Array, data: Data) -> jax.Array:
+            values = constrain(theta, blocks, design, data)
+            return log_prior(values, data, blocks) + values.log_jacobian
+
+        return log_density
 
     @property
     def observed(self) -> np.ndarray:

@@ -140,6 +140,19 @@ class Fit:
 
         add_linpred(self, dpars, transform)
 
+    def sample_prior(self, draws: int = 1000, seed: int | None = None):
+        """Draws from the prior of every parameter and prior predictive data sets (see
+        `Model.sample_prior`), also kept in `idata` as `prior` and `prior_predictive`."""
+        from ._prior import sample_prior
+
+        settings = self._posterior.settings
+        seed = settings.seed if seed is None else seed
+        prior = sample_prior(
+            self._model, self.recipe.get("priors", ()), draws, settings.chains, seed
+        )
+        self.idata.extend(prior, join="right")
+        return prior
+
     # Comparison and inference (results/_hypothesis.py, _cell_means.py, _reml.py).
 
     def hypothesis(self, expr: str | Sequence[str], prob: float = 0.95) -> pd.DataFrame:
