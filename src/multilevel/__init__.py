@@ -13,26 +13,33 @@ request_host_devices()
 from ._api import Model, fit  # noqa: E402
 from ._errors import (  # noqa: E402
     DataError,
+    FileFormatError,
     FormulaError,
     ModelError,
     MultilevelError,
     PriorError,
     SamplingWarning,
 )
+from ._load import load  # noqa: E402
+from ._pooling import Pooling, pooling  # noqa: E402
 from .results import Fit, compare  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DataError",
+    "FileFormatError",
     "Fit",
     "FormulaError",
     "Model",
     "ModelError",
     "MultilevelError",
+    "Pooling",
     "PriorError",
     "SamplingWarning",
     "__version__",
     "compare",
     "fit",
+    "load",
+    "pooling",
 ]

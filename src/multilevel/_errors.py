@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "DataError",
+    "FileFormatError",
     "FormulaError",
     "ModelError",
     "MultilevelError",
@@ -55,6 +56,11 @@ class PriorError(MultilevelError):
 
 class ModelError(MultilevelError):
     """A combination of formula, family and priors that does not make a model."""
+
+
+class FileFormatError(MultilevelError):
+    """A file that is not a saved fit, was written by an incompatible version, or fails the
+    checks `load` makes before it uses anything in it."""
 
 
 class SamplingWarning(UserWarning):
