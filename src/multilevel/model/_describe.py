@@ -50,20 +50,21 @@ def _bounds(a: AssignedPrior) -> str:
     return f"({a.lower:g}, {a.upper:g})"
 
 
-def describe(model: CompiledModel) -> str:
+def describe(model: CompiledModel, engine: str = "auto") -> str:
     """Text for "did I specify the model right?": likelihood, predictors, group effects,
-    priors and the number of rows per group level."""
+    priors and the number of rows per group level; `engine` is the one asked for."""
     design, family = model.design, model.family
     y = design.response_name
     lines = [f"Formula: {design.formula.source}"]
-    engine, why = choose_engine(design, family)
+    asked = engine
+    engine, why = choose_engine(design, family, engine)
     lines += [f"Family: {family.name}", f"Data: {design.n_rows} rows"]
     if model.collapsed is not None:
         lines[-1] += (
             f", {model.collapsed.n_rows} distinct (rows with identical predictors are summed "
             "into binomial counts for sampling)"
         )
-    lines.append(f"Engine (auto): {engine}, {why}")
+    lines.append(f"Engine ({asked}): {engine}, {why}")
     if design.missing.rows:
         lines.append(
             f"      ({design.missing.rows} rows with missing values in "

@@ -223,12 +223,20 @@ def _arguments(values: Values, data: Data, design: Design, plan: MarginalPlan):
     return beta, sigma, lams, data["stats"], plan.n_levels
 
 
-def build_marginal_log_density(blocks, design: Design, plan: MarginalPlan):
+def marginal_likelihood(
+    values: Values, data: Data, design: Design, plan: MarginalPlan
+) -> jax.Array:
+    """log p(y | b, sd, cor, sigma's parameters) with the group effects integrated out: the
+    likelihood part of the marginal log density, without priors or Jacobians (what the ML and
+    REML fits of `_profile` maximise)."""
     log_likelihood = marginal_log_likelihood if plan.tree is not None else dense_log_likelihood
+    return log_likelihood(*_arguments(values, data, design, plan))
 
+
+def build_marginal_log_density(blocks, design: Design, plan: MarginalPlan):
     def log_density(theta: jax.Array, data: Data) -> jax.Array:
         values = constrain(theta, blocks, design, data)
-        log_lik = log_likelihood(*_arguments(values, data, design, plan))
+        log_lik = marginal_likelihood(values, data, design, plan)
         return log_lik + log_prior(values, data, blocks) + values.log_jacobian
 
     return log_density

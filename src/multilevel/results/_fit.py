@@ -99,7 +99,8 @@ class Fit:
         return arviz().loo(self.idata, **kwargs)
 
     def describe(self) -> str:
-        return describe(self._model)
+        """The model in statistical notation (see `Model.describe`), with the engine used."""
+        return describe(self._model, self.recipe.get("engine", self.engine))
 
     # Predictions and derived quantities (results/_predict.py).
 
