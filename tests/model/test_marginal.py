@@ -20,7 +20,7 @@ def _problem(seed: int, n_levels=7, k=2, p=3, n_sigma=2, tiny_sd=False):
     n = 60
     level = rng.integers(0, n_levels + 1, n)  # n_levels marks rows without a group effect
     level[:n_levels] = np.arange(n_levels)  # every level has a row; one level may have one row
-    x = np.column_stack([np.ones(n), rng.normal(size=(n, p - 1))])
+    x = np.column_stack([np.ones(n), rng.normal(size=(n, p - 1))]) if p else np.zeros((n, 0))
     z = np.column_stack([np.ones(n), rng.normal(size=(n, k - 1))])[:, :k]
     z[level == n_levels] = 0.0
     sigma_level = rng.integers(0, n_sigma, n)
@@ -51,8 +51,10 @@ def _dense_log_likelihood(y, x, z, level, sigma_level, beta, sigma, cov, n_level
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("k", [1, 2, 3])
-def test_equals_dense_multivariate_normal(seed, k):
-    y, x, z, level, sl, beta, sigma, cov, j, s = _problem(seed, k=k)
+@pytest.mark.parametrize("p", [3, 0])
+def test_equals_dense_multivariate_normal(seed, k, p):
+    # p = 0: a mean without fixed terms, `y ~ 0 + (1 | g)`.
+    y, x, z, level, sl, beta, sigma, cov, j, s = _problem(seed, k=k, p=p)
     st = _stats(y, x, z, level, j, sl, s)
     got = marginal_log_likelihood(beta, sigma, jnp.linalg.cholesky(cov), st)
     want = _dense_log_likelihood(y, x, z, level, sl, beta, sigma, cov, j)

@@ -136,6 +136,8 @@ def _sum_by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     """Sums of `values` (rows x ...) over the rows with each index 0..size-1."""
     flat = values.reshape(len(index), -1)
     sums = [np.bincount(index, weights=flat[:, c], minlength=size) for c in range(flat.shape[1])]
+    if not sums:  # no columns (a mean without fixed terms: x'x is 0 x 0)
+        return np.zeros((size, *values.shape[1:]))
     return np.stack(sums, axis=-1).reshape(size, *values.shape[1:])
 
 
