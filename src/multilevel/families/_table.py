@@ -20,6 +20,7 @@ from ..priors import PriorSpec, ResponseScale, student_t
 from . import _responses as responses
 from ._likelihoods import LOG_LIKELIHOODS, binomial_counts
 from ._links import LINKS, Link
+from ._predictive import MEANS, RANDOMS, Mean, Random
 
 Prior = Callable[[ResponseScale], PriorSpec]
 
@@ -49,7 +50,10 @@ class Family:
 
     `log_likelihood(y, params)` returns the pointwise log-likelihood, where `params` maps
     `mu`, every auxiliary name and the response addition terms (`trials`) to arrays on the
-    parameter scale. `links` are the links `mu` may take, brms's default first.
+    parameter scale. `mean(params)` is the expected response per row (brms's
+    `posterior_epred`; the category probabilities, rows x K, for an ordinal family) and
+    `random(key, params)` one draw of the response per row, coded as `y` is (see
+    `_predictive`). `links` are the links `mu` may take, brms's default first.
     `prior_scale` is the scale on which brms sets the default intercept and sd priors (the
     link's, or "log" for lognormal families whose mu is the mean of log y). `location_scale`
     says that the response's mean and sd are the natural units of `mu`, which the model uses
@@ -77,6 +81,8 @@ class Family:
     #: (bernoulli and binomial: the likelihood then costs one term per distinct row);
     #: this is the counts' log-likelihood up to a constant, reading `trials`.
     collapsed_log_likelihood: Callable[[jax.Array, dict[str, jax.Array]], jax.Array] | None = None
+    mean: Mean | None = None
+    random: Random | None = None
 
     def __post_init__(self):
         if not self.mu_link:
@@ -174,8 +180,11 @@ def _cutpoint(name: str) -> AuxParameter:
     )
 
 
-def _row(name: str, links, aux, check, notation, **kw) -> Family:
-    return Family(name, links, tuple(aux), LOG_LIKELIHOODS[name], check, notation, **kw)
+def _row(name: str, links, aux, check, notation, key: str = "", **kw) -> Family:
+    """A family whose likelihood, mean and random draws are those named `key` (its name)."""
+    key = key or name
+    functions = {"mean": MEANS[key], "random": RANDOMS[key]}
+    return Family(name, links, tuple(aux), LOG_LIKELIHOODS[key], check, notation, **functions, **kw)
 
 
 FAMILIES: dict[str, Family] = {
@@ -280,13 +289,13 @@ FAMILIES: dict[str, Family] = {
             "hurdle_lognormal(mu{mu}, sigma{sigma}, hu{hu})",
             prior_scale="log",
         ),
-        Family(
+        _row(
             "cumulative",
             ("logit", "probit"),
             (DISC,),
-            LOG_LIKELIHOODS["cumulative_logit"],
             responses.ordinal,
             "cumulative(mu{mu}, disc{disc}, thresholds b_Intercept[1..K-1])",
+            key="cumulative_logit",
             ordinal=True,
         ),
         _row(
@@ -330,5 +339,13 @@ def get_family(name: str | Family, link: str | None = None) -> Family:
             f"the {family.name} family takes the link{'s' if len(family.links) > 1 else ''} "
             f"{', '.join(family.links)}, not '{link}'"
         )
-    likelihood = LOG_LIKELIHOODS.get(f"{family.name}_{link}", family.log_likelihood)
-    return replace(family, mu_link=link, log_likelihood=likelihood)
+    key = f"{family.name}_{link}"
+    if key not in LOG_LIKELIHOODS:  # the link is applied outside the likelihood
+        return replace(family, mu_link=link)
+    return replace(
+        family,
+        mu_link=link,
+        log_likelihood=LOG_LIKELIHOODS[key],
+        mean=MEANS[key],
+        random=RANDOMS[key],
+    )
