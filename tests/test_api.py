@@ -47,7 +47,7 @@ def test_unknown_dpar_keyword_names_the_valid_ones(df):
         match=re.escape(
             "unknown keyword 'sgima' (did you mean 'sigma'?): the gaussian family's "
             "distributional parameters are sigma; fitting options (chains, warmup, draws, "
-            "seed, target_accept, max_treedepth, metric, engine, progress) go to .fit()"
+            "seed, target_accept, max_treedepth, metric, engine, progress, keep) go to .fit()"
         ),
     ):
         ml.Model("y ~ x", df, sgima="~ x")

@@ -27,7 +27,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import zipfile
 from datetime import UTC, datetime
 from importlib import metadata
@@ -40,6 +39,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .._atomic import write_atomic
 from .._errors import DataError, FileFormatError, ModelError
 from ..formula import formula_names
 
@@ -89,7 +89,7 @@ def save(fit: Fit, path: str | PathLike) -> None:
     posterior = posterior_bytes(fit)
     manifest = manifest_bytes(fit, recipe, columns)
     members = {MANIFEST: manifest, POSTERIOR: posterior, DATA: data}
-    write_atomic(Path(os.fspath(path)), members)
+    write_atomic(Path(os.fspath(path)), lambda handle: write_archive(handle, members))
 
 
 # The manifest.
@@ -496,45 +496,7 @@ def open_netcdf(member: str, raw: bytes, **options: Any) -> xr.Dataset:
 # Writing.
 
 
-def write_atomic(path: Path, members: dict[str, bytes]) -> None:
-    """Write a zip of `members` to a temporary file beside `path`, fsync it, and rename it
-    over `path`: readers see the old file or the complete new one, never a part."""
-    directory = path.parent
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write_archive(handle, members)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, file_mode(path))
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    sync_directory(directory)
-
-
 def write_archive(handle: Any, members: dict[str, bytes]) -> None:
     with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
             archive.writestr(name, data)
-
-
-def file_mode(path: Path) -> int:
-    """The permissions of the file replaced, or those a new file gets (mkstemp's are 0600)."""
-    with contextlib.suppress(FileNotFoundError):
-        return path.stat().st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def sync_directory(directory: Path) -> None:
-    """Make the rename durable; not every platform can open a directory."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

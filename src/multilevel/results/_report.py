@@ -9,11 +9,8 @@ Example:
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
 import io
-import os
-import tempfile
 from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
@@ -23,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from .._atomic import write_atomic
 from .._errors import ModelError
 from ..inference._diagnostics import ESS_MIN_PER_CHAIN, RHAT_MAX
 from ..model import priors_table
-from ._persist import file_mode, sync_directory
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -78,7 +75,8 @@ def report(fit: Fit, path: str | PathLike) -> None:
     Example:
         >>> fit.report("sleepstudy.html")  # doctest: +SKIP
     """
-    write_text_atomic(Path(path), page(fit))
+    text = page(fit)
+    write_atomic(Path(path), lambda handle: handle.write(text.encode("utf-8")))
 
 
 def page(fit: Fit) -> str:
@@ -288,31 +286,4 @@ def _e(text: str) -> str:
 # Writing.
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` (UTF-8) to a temporary file beside `path`, then rename it over `path`:
-    no partial page is ever seen, and a failure leaves no temporary file behind.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> target = pathlib.Path(tempfile.mkdtemp()) / "page.html"
-        >>> write_text_atomic(target, "<p>hi</p>")
-        >>> target.read_text()
-        '<p>hi</p>'
-    """
-    directory = path.parent
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, file_mode(path))
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    sync_directory(directory)
-
-
-__all__ = ["figure_html", "html_table", "page", "report", "repr_html", "write_text_atomic"]
+__all__ = ["figure_html", "html_table", "page", "report", "repr_html"]
