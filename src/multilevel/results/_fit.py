@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from os import PathLike
 from typing import Any
 
 import pandas as pd
+import xarray as xr
 
 from ..inference import Diagnostics, Posterior, arviz, pointwise_log_likelihood, summarise
 from ..model import CompiledModel, describe
+from . import _cell_means, _hypothesis, _persist, _predict, _prior, _reml
 
 
 class Fit:
@@ -73,8 +75,6 @@ class Fit:
         name = self.response_name
         if "log_likelihood" not in self.idata.groups():
             values = pointwise_log_likelihood(self._model, self._posterior)
-            import xarray as xr
-
             dataset = xr.Dataset(
                 {name: (("chain", "draw", "obs"), values)},
                 coords={
@@ -122,33 +122,25 @@ class Fit:
         Example:
             >>> fit.predict(pd.DataFrame({"x": [0.0, 1.0]})).summary()  # doctest: +SKIP
         """
-        from ._predict import predict
-
-        return predict(self, newdata, kind, new_groups, draws, seed)
+        return _predict.predict(self, newdata, kind, new_groups, draws, seed)
 
     def posterior_predictive(self, seed: int | None = None):
         """One replicated data set per posterior draw, kept in `idata.posterior_predictive`
         (what ArviZ's `plot_ppc` and `loo_pit` read)."""
-        from ._predict import posterior_predictive
-
-        return posterior_predictive(self, seed)
+        return _predict.posterior_predictive(self, seed)
 
     def add_linpred(self, dpars: Sequence[str] = ("mu",), transform: bool = False) -> None:
         """Store each named distributional parameter's linear predictor on every row in
         the posterior (as `pm.Deterministic`), on the link scale, or the natural scale with
         `transform=True`."""
-        from ._predict import add_linpred
-
-        add_linpred(self, dpars, transform)
+        _predict.add_linpred(self, dpars, transform)
 
     def sample_prior(self, draws: int = 1000, seed: int | None = None):
         """Draws from the prior of every parameter and prior predictive data sets (see
         `Model.sample_prior`), also kept in `idata` as `prior` and `prior_predictive`."""
-        from ._prior import sample_prior
-
         settings = self._posterior.settings
         seed = settings.seed if seed is None else seed
-        prior = sample_prior(
+        prior = _prior.sample_prior(
             self._model, self.recipe.get("priors", ()), draws, settings.chains, seed
         )
         self.idata.extend(prior, join="right")
@@ -156,28 +148,25 @@ class Fit:
 
     # Comparison and inference (results/_hypothesis.py, _cell_means.py, _reml.py).
 
-    def hypothesis(self, expr: str | Sequence[str], prob: float = 0.95) -> pd.DataFrame:
+    def hypothesis(
+        self, expr: str | Sequence[str] | Mapping[str, str], prob: float = 0.95
+    ) -> pd.DataFrame:
         """Posterior mean, sd, interval and probability of expressions of parameters, as
         brms's `hypothesis()`: `"b_blockType + b_blockType:CSType > 0"`."""
-        from ._hypothesis import hypothesis
-
-        return hypothesis(self, expr, prob)
+        return _hypothesis.hypothesis(self, expr, prob)
 
     def cell_means(self, factors: Sequence[str], prob: float = 0.95):
         """The posterior of every cell mean of the named factors (a reference grid, other
         predictors at their means), with `.contrasts()` between cells."""
-        from ._cell_means import cell_means
-
-        return cell_means(self, factors, prob)
+        return _cell_means.cell_means(self, factors, prob)
 
     def check_reml(self, method: str = "REML") -> pd.DataFrame:
         """REML (or ML) estimates beside the posterior, with a note where they differ by more
         than a posterior sd: prior influence or too little data."""
-        from ._reml import check_reml
+        return _reml.check_reml(self, method)
 
-        return check_reml(self, method)
-
-    # Plots (results/_plots.py); each returns a matplotlib Figure.
+    # Plots (results/_plots.py), each returning a matplotlib Figure, and the report: imported
+    # on first use, so that `import multilevel` does not load matplotlib.
 
     def plot_trace(self, var_names: Sequence[str] | None = None, compact: bool = True):
         from ._plots import plot_trace
@@ -214,9 +203,7 @@ class Fit:
     def save(self, path: str | PathLike) -> None:
         """Write the fit to one file (data only: netCDF and JSON, no pickle), atomically;
         `ml.load(path)` reads it back and predicts without refitting."""
-        from ._persist import save
-
-        save(self, path)
+        _persist.save(self, path)
 
     def report(self, path: str | PathLike) -> None:
         """One self-contained HTML page: description, priors, summary, diagnostics, plots."""
