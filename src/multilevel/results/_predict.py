@@ -33,6 +33,13 @@ if TYPE_CHECKING:
 #: Random streams of `inference.draw_keys`: 1 belongs to the posterior's own draws.
 PREDICT_STREAM = 2
 
+#: Compiled prediction programs, most recently used last. A program depends on the model's
+#: structure, the kind of prediction and the numbers of new rows and new levels, never on
+#: the values of the new rows, which are its arguments; so a second prediction of the same
+#: shape (a plot's grid, a loaded fit) compiles nothing.
+_PROGRAMS: dict[tuple, Any] = {}
+MAX_PROGRAMS = 16
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -140,8 +147,14 @@ def run_prediction(
     flat = theta.reshape(chains * n_draws, -1)
     effects = tuple(e.reshape(chains * n_draws, *e.shape[2:]) for e in effects)
     keys = draw_keys(seed, chains * n_draws, PREDICT_STREAM)
-    function = prediction_function(model, new, levels, kind, new_groups, dpar, transform)
-    program = jax.jit(map_draws(function))
+    key = (model.fingerprint, kind, new_groups, dpar, transform, new.n_rows, *levels.n_new)
+    program = _PROGRAMS.pop(key, None)
+    if program is None:
+        function = prediction_function(model, new, levels, kind, new_groups, dpar, transform)
+        program = jax.jit(map_draws(function))
+    _PROGRAMS[key] = program
+    while len(_PROGRAMS) > MAX_PROGRAMS:
+        _PROGRAMS.pop(next(iter(_PROGRAMS)))
     with threadpool_limits(limits=1, user_api="blas"):
         values = program(flat, keys, effects, prediction_data(model, new, levels))
     values = np.asarray(values)
