@@ -202,5 +202,5 @@ def test_grid_keeps_only_cells_seen_and_sets_trials_to_one():
 
 
 def test_cell_labels_keep_each_column_type():
-    _, cells, _ = grid_of("y ~ a * x", FRAME.iloc[:2], ["a", "x"])
-    assert list(cells.index) == ["a=0, x=1.0", "a=1, x=2.0"]
+    _, cells, _ = grid_of("y ~ a + x", FRAME.iloc[:3], ["a", "x"])
+    assert list(cells.index) == ["a=0, x=1.0", "a=0, x=3.0", "a=1, x=2.0"]

@@ -48,6 +48,11 @@ def encode(expr: str, frame: pd.DataFrame, context: str) -> Encoded:
         raise _unknown_name_error(err, frame, expr, context) from None
     except FormulaicError as err:
         raise FormulaError(f"cannot build {context} '{expr}': {err}") from None
+    except SyntaxError as err:
+        raise FormulaError(
+            f"cannot read {context} '{expr}': {err.msg}; terms are column names, numbers and "
+            "transforms such as log(x), scale(x), C(x), I(x ** 2)"
+        ) from None
     except (TypeError, ValueError) as err:
         raise DataError(f"cannot build {context} '{expr}': {err}") from None
     columns = tuple(str(c) for c in mm.columns)
@@ -63,6 +68,11 @@ def _unknown_name_error(
     match = re.search(r"`([^`]+)` is not present|name '([^']+)' is not defined", str(err))
     if match:
         name = match.group(1) or match.group(2)
+        if re.search(rf"(?<![\w.]){re.escape(name)}\s*\(", expr):
+            return FormulaError(
+                f"unknown function '{name}' in {context} '{expr}'; known transforms include "
+                "log, exp, sqrt, scale, center, C, I, poly, bs"
+            )
         return DataError(
             f"unknown column '{name}' in {context} '{expr}'"
             f"{did_you_mean(name, map(str, frame.columns))}; the data has columns: "
@@ -109,10 +119,12 @@ def fixed_design(expr: str, frame: pd.DataFrame, context: str) -> FixedDesign:
         >>> d.has_intercept, d.names, d.means.tolist()
         (True, ('x',), [0.5])
     """
+    _check_duplicate_terms(expr, context)
     enc = encode(expr, frame, context)
     has_intercept = "Intercept" in enc.columns
     keep = [i for i, c in enumerate(enc.columns) if c != "Intercept"]
     matrix = enc.matrix[:, keep]
+    _check_full_rank(matrix, tuple(enc.columns[i] for i in keep), has_intercept, context)
     means = matrix.mean(axis=0) if has_intercept else np.zeros(len(keep))
     return FixedDesign(
         matrix=matrix,
@@ -123,3 +135,62 @@ def fixed_design(expr: str, frame: pd.DataFrame, context: str) -> FixedDesign:
         spec=enc.spec,
         expr=expr,
     )
+
+
+def _check_duplicate_terms(expr: str, context: str) -> None:
+    """formulaic merges a repeated term silently; a repeated term is a mistake to name."""
+    seen = set()
+    for term in _top_level_terms(expr):
+        key = re.sub(r"\s+", "", term)
+        if key in seen:
+            raise FormulaError(f"the term '{term}' appears twice in {context} '{expr}'; remove one")
+        seen.add(key)
+
+
+def _top_level_terms(expr: str) -> list[str]:
+    """The terms of `expr` joined by '+' outside parentheses."""
+    terms, depth, start = [], 0, 0
+    for i, ch in enumerate(expr):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "+" and depth == 0:
+            terms.append(expr[start:i].strip())
+            start = i + 1
+    terms.append(expr[start:].strip())
+    return [t for t in terms if t]
+
+
+def _check_full_rank(
+    matrix: np.ndarray, columns: tuple[str, ...], has_intercept: bool, context: str
+) -> None:
+    """Each fixed column must carry information the others (and the intercept) do not:
+    otherwise its coefficient is identified by the prior alone. lme4 drops such a column
+    with a message; here it is an error naming the columns involved."""
+    basis = [np.ones(len(matrix))] if has_intercept else []
+    full = np.column_stack([*basis, matrix])
+    if full.shape[1] == 0 or np.linalg.matrix_rank(full) == full.shape[1]:
+        return
+    names = ["the intercept"] if has_intercept else []
+    for k, column in enumerate(columns):
+        x = matrix[:, k]
+        if not basis:
+            if not np.any(x):
+                raise ModelError(f"column '{column}' of {context} is 0 on every row; remove it")
+        else:
+            a = np.column_stack(basis)
+            coef, *_ = np.linalg.lstsq(a, x, rcond=None)
+            residual = x - a @ coef
+            if np.linalg.norm(residual) <= 1e-9 * max(np.linalg.norm(x), 1.0):
+                used = [names[i] for i in np.flatnonzero(np.abs(coef) > 1e-9)]
+                if has_intercept and used == ["the intercept"]:
+                    raise ModelError(
+                        f"column '{column}' of {context} is constant (every row "
+                        f"{x[0]:g}): it duplicates the intercept; remove it"
+                    )
+                raise ModelError(
+                    f"column '{column}' of {context} is a linear combination of "
+                    f"{', '.join(repr(u) if u != 'the intercept' else u for u in used)} "
+                    "(perfectly collinear): its coefficient cannot be estimated from the data; "
+                    "remove it or one of those"
+                )
+        basis.append(x)
+        names.append(column)

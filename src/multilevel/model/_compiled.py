@@ -301,6 +301,7 @@ def compile_model(
     if isinstance(plan, str):
         raise ModelError(f"the marginal engine does not apply: {plan}; use engine='full'")
     y = family.check_response(design.response, design.additions)
+    _check_effects_fewer_than_rows(design, family)
     levels = ordinal_levels(design.response)[1] if family.ordinal else ()
     blocks, assigned = layout(design, family, y, list(priors), marginal, len(levels))
     collapsed = _collapse(design, family, y)
@@ -327,6 +328,22 @@ def compile_model(
     return CompiledModel(
         design, family, blocks, assigned, data, scalars, effects, engine, plan, collapsed
     )
+
+
+def _check_effects_fewer_than_rows(design: Design, family: Family) -> None:
+    """lme4's rule for linear mixed models: with at least as many group effects as rows, the
+    residual sd and the group sds cannot be told apart."""
+    if family.name != "gaussian":
+        return
+    terms = [g for g in design.groups if g.dpar == "mu"]
+    n_effects = sum(g.n_levels * len(g.coefs) for g in terms)
+    if terms and n_effects >= design.n_rows:
+        sizes = ", ".join(f"{g.term.source}: {g.n_levels} x {len(g.coefs)}" for g in terms)
+        raise ModelError(
+            f"the model has {n_effects} group-level coefficients ({sizes}) but only "
+            f"{design.n_rows} rows: the residual sd and the group sds cannot be told apart; "
+            "simplify the group terms or use more data"
+        )
 
 
 def _collapse(design: Design, family: Family, y: np.ndarray) -> Collapsed | None:
