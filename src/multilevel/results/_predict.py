@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 from .._errors import DataError, ModelError, did_you_mean
 from ..design import Design
 from ..design._newdata import encode_new
+from ..families._responses import ordinal_levels
 from ..inference import draw_keys, map_draws
 from ..model import CompiledModel
 from ..model._predict import (
@@ -213,8 +214,6 @@ def _as_array(values: np.ndarray, kind: str, model: CompiledModel) -> xr.DataArr
     }
     if values.ndim == 4:
         dims.append("category")
-        from ..families._responses import ordinal_levels
-
         coords["category"] = list(ordinal_levels(model.design.response)[1])
     name = model.design.response_name if kind != "linpred" else "linpred"
     return xr.DataArray(values, dims=dims, coords=coords, name=name)
