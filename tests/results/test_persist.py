@@ -14,10 +14,11 @@ import pytest
 
 import multilevel as ml
 from multilevel._errors import DataError, FileFormatError
-from multilevel._load import check_recipe, load
+from multilevel._load import load
 from multilevel.inference import configure_cache
 from multilevel.results import _persist
 from multilevel.results._persist import FORMAT_VERSION, decode_frame, encode_frame
+from multilevel.results._recipe import check_recipe
 
 from fakes import fake_fit
 

@@ -42,6 +42,7 @@ import xarray as xr
 from .._atomic import write_atomic
 from .._errors import DataError, FileFormatError, ModelError
 from ..formula import formula_names
+from ._recipe import check_recipe
 
 if TYPE_CHECKING:
     from ..model import CompiledModel
@@ -82,8 +83,6 @@ def save(fit: Fit, path: str | PathLike) -> None:
     """
     recipe = fit_recipe(fit)
     frame = model_frame(fit._model.design.frame, recipe)
-    from .._load import check_recipe
-
     check_recipe(recipe, frame.columns)
     columns, data = encode_frame(frame)
     posterior = posterior_bytes(fit)
