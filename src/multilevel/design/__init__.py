@@ -3,7 +3,7 @@
 from ._collapse import Collapsed, collapse_rows
 from ._data import MissingReport, as_frame
 from ._design import Design, DparDesign, Link, build_design
-from ._fixed import FixedDesign, brms_name
+from ._fixed import FixedDesign, brms_name, spec_variables
 from ._groups import GroupDesign
 
 __all__ = [
@@ -18,4 +18,5 @@ __all__ = [
     "brms_name",
     "build_design",
     "collapse_rows",
+    "spec_variables",
 ]

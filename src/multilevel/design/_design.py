@@ -13,7 +13,7 @@ import pandas as pd
 from .._errors import DataError, ModelError
 from ..formula import ModelFormula, formula_names
 from ._data import MissingReport, as_frame, handle_missing, require_columns
-from ._fixed import FixedDesign, encode, fixed_design
+from ._fixed import FixedDesign, encode, fixed_design, spec_variables
 from ._groups import GroupDesign, group_design, rows_missing_group
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
@@ -68,6 +68,16 @@ class Design:
     @property
     def groups(self) -> tuple[GroupDesign, ...]:
         return tuple(g for d in self.dpars.values() for g in d.groups)
+
+    def predictor_columns(self) -> list[str]:
+        """The data columns the fixed and group terms of every distributional parameter
+        read (grouping factors aside), in the data's order."""
+        names: set[str] = set()
+        for d in self.dpars.values():
+            names |= spec_variables(d.fixed.spec)
+            for g in d.groups:
+                names |= spec_variables(g.spec)
+        return [str(c) for c in self.frame.columns if str(c) in names]
 
     def link_of(self, term: int) -> Link | None:
         """The set of correlated terms that `term` belongs to, if it shares an id."""

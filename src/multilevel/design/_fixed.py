@@ -30,6 +30,11 @@ def brms_name(column: str) -> str:
     return name
 
 
+def spec_variables(spec: object) -> set[str]:
+    """The data columns a formulaic model spec reads (not its transforms' names)."""
+    return {str(v) for v in getattr(spec, "variables_by_source", {}).get("data", set())}
+
+
 @dataclass(frozen=True)
 class Encoded:
     """Columns produced by formulaic for one expression, with the spec to encode new data."""
@@ -119,7 +124,6 @@ def fixed_design(expr: str, frame: pd.DataFrame, context: str) -> FixedDesign:
         >>> d.has_intercept, d.names, d.means.tolist()
         (True, ('x',), [0.5])
     """
-    _check_duplicate_terms(expr, context)
     enc = encode(expr, frame, context)
     has_intercept = "Intercept" in enc.columns
     keep = [i for i, c in enumerate(enc.columns) if c != "Intercept"]
@@ -135,28 +139,6 @@ def fixed_design(expr: str, frame: pd.DataFrame, context: str) -> FixedDesign:
         spec=enc.spec,
         expr=expr,
     )
-
-
-def _check_duplicate_terms(expr: str, context: str) -> None:
-    """formulaic merges a repeated term silently; a repeated term is a mistake to name."""
-    seen = set()
-    for term in _top_level_terms(expr):
-        key = re.sub(r"\s+", "", term)
-        if key in seen:
-            raise FormulaError(f"the term '{term}' appears twice in {context} '{expr}'; remove one")
-        seen.add(key)
-
-
-def _top_level_terms(expr: str) -> list[str]:
-    """The terms of `expr` joined by '+' outside parentheses."""
-    terms, depth, start = [], 0, 0
-    for i, ch in enumerate(expr):
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if ch == "+" and depth == 0:
-            terms.append(expr[start:i].strip())
-            start = i + 1
-    terms.append(expr[start:].strip())
-    return [t for t in terms if t]
 
 
 def _check_full_rank(

@@ -15,8 +15,8 @@ from formulaic.errors import DataMismatchWarning, FormulaicError
 from .._errors import DataError, did_you_mean
 from ._data import as_frame, require_columns
 from ._design import Design, DparDesign, _addition
-from ._fixed import FixedDesign
-from ._groups import GroupDesign, _column_codes, _column_missing
+from ._fixed import FixedDesign, spec_variables
+from ._groups import GroupDesign, _column_codes
 
 
 def encode_new(design: Design, data: Any) -> Design:
@@ -91,7 +91,7 @@ def row_labels(frame: pd.DataFrame, factor: tuple[str, ...]) -> tuple[np.ndarray
     for name in factor:
         codes, labels, absent = _column_codes(frame[name])
         parts.append(np.asarray(labels, dtype=object)[codes] if labels else codes.astype(object))
-        missing |= absent | _column_missing(frame[name])
+        missing |= absent
     labels = parts[0].astype(str).astype(object)
     for part in parts[1:]:
         labels = labels + "_" + part.astype(str)
@@ -107,14 +107,12 @@ def _materialise(spec: Any, frame: pd.DataFrame, context: str) -> pd.DataFrame:
             # the reference level: a silent change this turns into an error.
             warnings.simplefilter("error", DataMismatchWarning)
             return spec.get_model_matrix(frame, na_action="raise", output="pandas")
-    except (FormulaicError, DataMismatchWarning) as err:
-        raise _new_data_error(err, spec, frame, context) from None
-    except (KeyError, NameError, TypeError, ValueError) as err:
+    except (FormulaicError, DataMismatchWarning, KeyError, NameError, TypeError, ValueError) as err:
         raise _new_data_error(err, spec, frame, context) from None
 
 
 def _new_data_error(err: Exception, spec: Any, frame: pd.DataFrame, context: str) -> DataError:
-    needed = sorted(_variables(spec))
+    needed = sorted(spec_variables(spec))
     absent = [name for name in needed if name not in frame.columns]
     if absent:
         require_columns(frame, absent, f"needed by {context} to predict")
@@ -134,10 +132,6 @@ def _new_data_error(err: Exception, spec: Any, frame: pd.DataFrame, context: str
             f"{', '.join(known)}"
         )
     return DataError(f"cannot encode the new data for {context}: {text}")
-
-
-def _variables(spec: Any) -> set[str]:
-    return {str(v) for v in getattr(spec, "variables_by_source", {}).get("data", set())}
 
 
 _CATEGORICAL = re.compile(r"^(?:C\(\s*)?([A-Za-z_][A-Za-z0-9_.]*)\s*(?:[,)].*)?$")

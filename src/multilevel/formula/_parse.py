@@ -111,6 +111,7 @@ def parse_dpar_formula(name: str, text: str) -> LinearFormula:
 def _parse_rhs(text: str, start: int) -> LinearFormula:
     fixed: list[str] = []
     groups: list[GroupTerm] = []
+    seen: set[str] = set()
     for piece, offset in _split_top_level(text, start, "+"):
         stripped = piece.strip()
         lead = offset + len(piece) - len(piece.lstrip())
@@ -128,6 +129,10 @@ def _parse_rhs(text: str, start: int) -> LinearFormula:
                 bar,
             )
         else:
+            key = re.sub(r"\s+", "", stripped)
+            if key in seen:  # formulaic would merge the two silently
+                raise FormulaError(f"the term '{stripped}' appears twice; remove one", text, lead)
+            seen.add(key)
             fixed.append(stripped)
     fixed_text = " + ".join(fixed) if fixed else "1"
     if fixed_text.startswith("+"):

@@ -13,6 +13,7 @@ import pandas as pd
 import xarray as xr
 
 from .._errors import DataError, ModelError, did_you_mean
+from ..design import spec_variables
 from ..formula import formula_names
 
 __all__ = ["CellMeans", "cell_means", "reference_grid"]
@@ -147,7 +148,7 @@ def _check_factors(design: Any, factors: str | Sequence[str]) -> tuple[str, ...]
         raise ModelError("name at least one factor, e.g. cell_means(['a', 'b'])")
     columns = [str(c) for c in design.frame.columns]
     fixed = design.dpars["mu"].fixed
-    predictors = sorted(_spec_variables(fixed.spec))
+    predictors = sorted(spec_variables(fixed.spec))
     for name in names:
         if not isinstance(name, str):
             raise ModelError(f"a factor is named by its column, got {name!r}")
@@ -199,7 +200,7 @@ def reference_grid(
     )
     grid = cells.reset_index(drop=True).assign(_cell=np.arange(len(cells)))
     categorical = _categorical(design)
-    for name in sorted(_predictor_variables(design) - set(factors)):
+    for name in sorted(set(design.predictor_columns()) - set(factors)):
         if name in categorical:
             levels = frame[[name]].dropna().drop_duplicates().sort_values(name)
             grid = grid.merge(levels, how="cross")
@@ -221,21 +222,6 @@ def _level_rows(cells: pd.DataFrame, factors: Sequence[str]) -> list[tuple]:
     """Each cell's levels, each column keeping its own type (iterrows would make the 0 of
     an integer column beside a float column 0.0)."""
     return list(zip(*(cells[f].tolist() for f in factors), strict=True))
-
-
-def _spec_variables(spec: Any) -> set[str]:
-    return {str(v) for v in getattr(spec, "variables_by_source", {}).get("data", set())}
-
-
-def _predictor_variables(design: Any) -> set[str]:
-    """The data columns of every fixed and group term (grouping factors are left out: a
-    grid without them predicts without group effects)."""
-    names: set[str] = set()
-    for d in design.dpars.values():
-        names |= _spec_variables(d.fixed.spec)
-        for g in d.groups:
-            names |= _spec_variables(g.spec)
-    return names & set(map(str, design.frame.columns))
 
 
 def _categorical(design: Any) -> set[str]:

@@ -141,7 +141,7 @@ def plot_conditional(fit: Fit, effects: str | Sequence[str], prob: float = 0.95)
     _check_prob(prob)
     names = [effects] if isinstance(effects, str) else list(effects)
     frame = fit._model.design.frame
-    predictors = _predictors(fit)
+    predictors = fit._model.design.predictor_columns()
     if not 1 <= len(names) <= 2:
         raise ModelError(f"plot_conditional takes one or two predictors, got {len(names)}")
     for name in names:
@@ -341,23 +341,6 @@ def _ppc_bars(fit: Fit, observed: np.ndarray, yrep: np.ndarray) -> Figure:
 
 
 # Conditional effects.
-
-
-def _predictors(fit: Fit) -> list[str]:
-    """Data columns that enter a linear predictor (grouping factors and the response's
-    addition terms aside), in the data's column order."""
-    design = fit._model.design
-    formula = design.formula
-    names: set[str] = set()
-    for linear in formula.dpars.values():
-        names |= formula_names(linear.fixed)
-        for term in linear.groups:
-            names |= formula_names(term.terms)
-    excluded = {c for linear in formula.dpars.values() for g in linear.groups for c in g.factor}
-    excluded |= formula_names(formula.response)
-    for expr in formula.additions.values():
-        excluded |= formula_names(expr)
-    return [str(c) for c in design.frame.columns if str(c) in names - excluded]
 
 
 def _grid(fit: Fit, effects: list[str], predictors: list[str]) -> pd.DataFrame:
