@@ -89,7 +89,7 @@ def group_design(term: GroupTerm, dpar: str, frame: pd.DataFrame) -> GroupDesign
             f"only {len(kept)} level(s) of '{term.group}' have rows with non-zero columns "
             f"({', '.join(enc.columns)}) in {term.source}; a group effect needs at least 2"
         )
-    _check_slopes_vary(enc, codes[~missing & active], ~missing & active, term)
+    _check_slopes_vary(enc, codes, ~missing & active, term)
     remap = np.full(len(labels) + 1, len(kept))
     remap[kept] = np.arange(len(kept))
     index = remap[np.where(missing, len(labels), codes)]
@@ -159,18 +159,19 @@ def _column_codes(column: pd.Series) -> tuple[np.ndarray, list[str], np.ndarray]
 
 
 def _check_slopes_vary(enc, codes: np.ndarray, rows: np.ndarray, term: GroupTerm) -> None:
-    """Beside a group intercept, a slope on a column constant within every level is the
+    """(`codes`: every row's level; `rows`: those with a group and non-zero columns.)
+    Beside a group intercept, a slope on a column constant within every level is the
     intercept again, level by level: neither can be told apart from the other."""
     if "Intercept" not in enc.columns or not rows.any():
         return
     for k, column in enumerate(enc.columns):
         if column == "Intercept":
             continue
-        x = enc.matrix[rows, k]
+        x, level = enc.matrix[rows, k], codes[rows]
         low = np.full(codes.max() + 1, np.inf)
         high = np.full(codes.max() + 1, -np.inf)
-        np.minimum.at(low, codes, x)
-        np.maximum.at(high, codes, x)
+        np.minimum.at(low, level, x)
+        np.maximum.at(high, level, x)
         seen = np.isfinite(low)
         if np.all(high[seen] - low[seen] <= 1e-12 * max(1.0, float(np.abs(x).max()))):
             raise DataError(
