@@ -122,6 +122,48 @@ CASES = [
         ml.PriorError,
         "sd must be > 0",
     ),
+    (
+        "improper prior: flat sd with two levels and a flat mean",
+        "Reaction ~ Days + (1 | Subject)",
+        lambda d: d[d["Subject"].isin([308, 309])],
+        {"priors": ["sd ~ flat()", "Intercept ~ flat()"]},
+        ml.PriorError,
+        "a flat prior on sd_Subject__Intercept makes the posterior improper: the grouping "
+        "factor 'Subject' has 2 levels",
+    ),
+    (
+        "improper prior: flat variance with two levels",
+        "Reaction ~ Days + (1 | Subject)",
+        lambda d: d[d["Subject"].isin([308, 309])],
+        {"priors": ["sd^2 ~ flat()"]},
+        ml.PriorError,
+        "a flat prior on the variance sd_Subject__Intercept^2 makes the posterior improper: "
+        "the grouping factor 'Subject' has 2 levels",
+    ),
+    (
+        "improper prior: flat precision",
+        "Reaction ~ Days + (1 | Subject)",
+        None,
+        {"priors": ["sd_Subject^-2 ~ flat()"]},
+        ml.PriorError,
+        "a flat prior on the precision 1/sd_Subject__Intercept^2 makes the posterior improper",
+    ),
+    (
+        "improper prior: flat sigma with two rows",
+        "Reaction ~ 1",
+        lambda d: d.iloc[:2],
+        {"priors": ["sigma ~ flat()", "Intercept ~ flat()"]},
+        ml.PriorError,
+        "a flat prior on sigma makes the posterior improper: with 2 rows",
+    ),
+    (
+        "improper prior: flat nu",
+        "Reaction ~ Days",
+        None,
+        {"family": "student", "priors": ["nu ~ flat()"]},
+        ml.PriorError,
+        "a flat prior on nu makes the posterior improper",
+    ),
     ("unknown family", "Reaction ~ Days", None, {"family": "gausian"}, ml.ModelError, "'gausian'"),
     ("unknown link", "Reaction ~ Days", None, {"link": "logt"}, ml.ModelError, "'logt'"),
 ]

@@ -139,7 +139,7 @@ class Model:
             >>> prior.prior_predictive["y"].shape
             (4, 200, 6)
         """
-        settings = _settings(chains, 1000, draws, seed, 0.8, 10, "diag", False)
+        settings = sampler_settings(chains, 1000, draws, seed, 0.8, 10, "diag", False)
         return sample_prior(self._compiled, self._priors, draws, chains, settings.seed)
 
     def fit(
@@ -173,7 +173,7 @@ class Model:
         """
         if engine not in ENGINES:
             raise ModelError(f"engine must be one of {ENGINES}, got {engine!r}")
-        settings = _settings(
+        settings = sampler_settings(
             chains, warmup, draws, seed, target_accept, max_treedepth, metric, progress
         )
         compiled = self._engine(engine)
@@ -211,9 +211,10 @@ def _source(formula: str, dpars: dict[str, str]) -> str:
     return formula if not extra else formula + ", " + ", ".join(extra)
 
 
-def _settings(
-    chains, warmup, draws, seed, target_accept, max_treedepth, metric, progress
+def sampler_settings(
+    chains, warmup, draws, seed, target_accept, max_treedepth, metric, progress=None
 ) -> SamplerSettings:
+    """The sampler's settings, each checked: a ModelError names the first out of range."""
     _check_int("chains", chains, 1, 64)
     _check_int("warmup", warmup, 0, 10**7)
     _check_int("draws", draws, 1, 10**7)

@@ -11,5 +11,5 @@ done
 if command -v Rscript >/dev/null; then
   for r in "$here"/reference/*.R; do (cd "$here" && Rscript "reference/$(basename "$r")" >/dev/null); done
 fi
-cp "$shared/data/partially_clustered.csv" "$here/../../examples/data/"
+for name in partially_clustered ratings_2x2 sleepstudy; do cp "$shared/data/$name.csv" "$here/../../examples/$name/data/"; done
 echo "refreshed from $shared"

@@ -252,7 +252,7 @@ def test_a_formula_that_runs_code_is_refused_before_anything_is_built(pc_file, t
 @pytest.mark.parametrize(
     ("recipe", "message"),
     [
-        ({"formula": "y ~ x.__class__"}, "not a stored column"),
+        ({"formula": "y ~ x.__class__"}, "which is not a column"),
         ({"formula": "y ~ I(x.__class__)"}, "uses 'x.__class__'"),
         ({"formula": "y ~ np.load(x)"}, "uses 'np.load'"),
         ({"formula": "y ~ I(x[0])"}, "uses Subscript"),

@@ -1,4 +1,5 @@
-"""Stage 8: the command line (`multilevel describe|fit DATA FORMULA ...`)."""
+"""Stage 8: the command line: `multilevel describe|fit DATA FORMULA ...`,
+`multilevel run analysis.toml` and `multilevel init NAME`."""
 
 from ._main import main
 

@@ -1,4 +1,5 @@
-"""`multilevel` on the command line: describe and fit a model from a CSV file."""
+"""`multilevel` on the command line: describe and fit a model from a data file, and run
+or start an analysis folder (`run analysis.toml`, `init NAME`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import pandas as pd
 
 from .._api import Model
 from .._errors import MultilevelError, SamplingWarning
+from ._analysis import run_analysis
+from ._files import read_data
+from ._scaffold import init_analysis
 
 DESCRIPTION = """\
 Bayesian multilevel regression in lme4/brms syntax, fitted by NUTS on JAX.
@@ -41,6 +45,8 @@ MULTILEVEL_CACHE_DIR moves the cache and MULTILEVEL_CACHE_DIR=off turns it off.
 
 EXAMPLES = """\
 examples:
+  multilevel init my-study --data trial.csv      # a folder with analysis.toml, data/, README
+  multilevel run my-study/analysis.toml          # writes my-study/results/
   multilevel describe sleep.csv "Reaction ~ Days + (Days | Subject)"
   multilevel fit trial.csv "y ~ tx + (0 + tx | cluster)" --sigma "~ tx" \\
       --prior "b ~ normal(0, 1000)" --prior "sd_cluster__tx^2 ~ inv_gamma(0.01, 0.01)" --seed 1
@@ -64,6 +70,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     for sub in (describe, fit):
         _model_arguments(sub)
+    run = commands.add_parser(
+        "run", help="run an analysis.toml: fit its models and write the results folder"
+    )
+    run.add_argument("analysis", type=Path, help="the analysis.toml file")
+    run.add_argument(
+        "--refit",
+        action="store_true",
+        help="fit again even if data, model and settings are unchanged",
+    )
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    init = commands.add_parser(
+        "init", help="create an analysis folder: analysis.toml, data/ and a README"
+    )
+    init.add_argument("name", type=Path, help="the new folder")
+    init.add_argument("--data", type=Path, help="a CSV or Parquet file to copy into data/")
     fit.add_argument("--chains", type=int, default=4, help="number of chains (default 4)")
     fit.add_argument("--warmup", type=int, default=1000, help="warmup iterations per chain")
     fit.add_argument("--draws", type=int, default=1000, help="draws per chain after warmup")
@@ -93,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data", type=Path, help="a CSV file")
+    parser.add_argument("data", type=Path, help="a CSV (.csv, .tsv) or Parquet (.parquet) file")
     parser.add_argument("formula", help='e.g. "y ~ x + (1 + x | g)"')
     parser.add_argument("--family", default="gaussian", help="likelihood (default gaussian)")
     parser.add_argument("--link", help="link of the mean, when not the family's default")
@@ -116,15 +137,6 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _read(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise MultilevelError(f"no such data file: {path}")
-    try:
-        return pd.read_csv(path)
-    except (UnicodeDecodeError, pd.errors.ParserError) as err:
-        raise MultilevelError(f"cannot read {path} as CSV: {err}") from None
-
-
 def _model(args: argparse.Namespace) -> Model:
     dpars = {"sigma": args.sigma} if args.sigma else {}
     for item in args.dpar:
@@ -134,7 +146,7 @@ def _model(args: argparse.Namespace) -> Model:
         dpars[name.strip()] = formula
     return Model(
         args.formula,
-        _read(args.data),
+        read_data(args.data),
         family=args.family,
         priors=args.prior,
         na_action=args.na_action,
@@ -144,6 +156,13 @@ def _model(args: argparse.Namespace) -> Model:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        run_analysis(args.analysis, refit=args.refit, progress=False if args.no_progress else None)
+        return 0
+    if args.command == "init":
+        folder = init_analysis(args.name, args.data)
+        print(f"created {folder}/: edit analysis.toml, then: multilevel run {folder}/analysis.toml")
+        return 0
     model = _model(args)
     print(model.describe())
     if args.command == "describe":
@@ -173,8 +192,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _run(args)
-    except MultilevelError as err:
+    except (MultilevelError, OSError) as err:
         if args.debug:
             raise
         print(f"multilevel: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("multilevel: interrupted", file=sys.stderr)
+        return 130

@@ -15,11 +15,15 @@ NA_ACTIONS = ("error", "drop")
 
 
 def as_frame(data: Any) -> pd.DataFrame:
-    """A pandas DataFrame from pandas, a dict of columns, or any dataframe-interchange object."""
+    """A pandas DataFrame from pandas, a dict of columns, a polars DataFrame or LazyFrame
+    (read as pandas would read the same data: see `_from_polars`), or any
+    dataframe-interchange object; pyarrow-backed columns become plain dtypes."""
     if isinstance(data, pd.DataFrame):
         frame = data
     elif isinstance(data, dict):
         frame = pd.DataFrame(data)
+    elif type(data).__module__.split(".")[0] == "polars":
+        frame = _from_polars(data)
     elif hasattr(data, "to_pandas"):
         frame = data.to_pandas()
     elif hasattr(data, "__dataframe__"):
@@ -31,7 +35,78 @@ def as_frame(data: Any) -> pd.DataFrame:
         )
     if frame.shape[0] == 0:
         raise DataError("the data frame has no rows")
-    return frame.reset_index(drop=True)
+    return _without_arrow_dtypes(frame.reset_index(drop=True))
+
+
+def _without_arrow_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """pyarrow-backed columns (`pd.ArrowDtype`, e.g. from polars' `to_pandas(
+    use_pyarrow_extension_array=True)`) as pyarrow itself gives them to pandas: numpy
+    dtypes (nulls as NaN), pandas' `str`, categoricals; later stages expect those."""
+    arrow = [i for i, dtype in enumerate(frame.dtypes) if isinstance(dtype, pd.ArrowDtype)]
+    if not arrow:
+        return frame
+    import pyarrow as pa
+
+    frame = frame.copy(deep=False)
+    for i in arrow:
+        plain = pa.chunked_array(pa.array(frame.iloc[:, i].array)).to_pandas()
+        frame.isetitem(i, plain.set_axis(frame.index))
+    return frame
+
+
+def _from_polars(data: Any) -> pd.DataFrame:
+    """A polars DataFrame (or LazyFrame) as the pandas frame that the same data read by
+    pandas would be: plain numpy and pandas dtypes, no pyarrow-backed extension arrays.
+
+    `polars.DataFrame.to_pandas` already gives what pandas has for most dtypes: nulls in
+    Float and Int columns become NaN in float64 columns (so the missing-value check names
+    the column), String becomes pandas' `str`, Boolean `bool` (`object` with nulls, as in
+    pandas), Enum an ordered categorical in the Enum's order (an ordinal response as
+    `family="cumulative"` reads it). Here:
+
+    - Categorical, which has no order of its own in polars (it sorts its values
+      lexically), becomes an unordered categorical of the values present, sorted, as a
+      String column would be read; `to_pandas` gives its categories in the order polars
+      happened to encode them.
+    - Decimal (an `object` column of `decimal.Decimal` for pandas), Int128 and UInt128
+      (which `to_pandas` cannot convert) and Float16 become float64.
+    - Any other column that cannot be converted is named in a DataError.
+    """
+    import polars as pl
+
+    if isinstance(data, pl.LazyFrame):
+        data = data.collect()
+    if not isinstance(data, pl.DataFrame):
+        raise DataError(
+            f"data must be a pandas or polars DataFrame or a dict of columns; got a polars "
+            f"{type(data).__name__} (for a Series, use series.to_frame())"
+        )
+    wide = [getattr(pl, n) for n in ("Int128", "UInt128", "Float16") if hasattr(pl, n)]
+    to_float = [
+        name
+        for name, dtype in data.schema.items()
+        if isinstance(dtype, pl.Decimal) or any(dtype == w for w in wide)
+    ]
+    if to_float:
+        data = data.with_columns(pl.col(to_float).cast(pl.Float64))
+    try:
+        frame = data.to_pandas()
+    except Exception as err:  # a dtype pyarrow cannot carry: name the column
+        for name, dtype in data.schema.items():
+            try:
+                data.select(name).to_pandas()
+            except Exception:
+                raise DataError(
+                    f"column '{name}' has the polars dtype {dtype}, which cannot be converted "
+                    "to pandas; cast it to a number, string, boolean or categorical column"
+                ) from err
+        raise DataError(f"cannot convert the polars frame to pandas: {err}") from err
+    for name, dtype in data.schema.items():
+        if dtype == pl.Categorical:
+            column = frame[name]
+            present = sorted(str(c) for c in column.dropna().unique())
+            frame[name] = column.cat.set_categories(present, ordered=False)
+    return frame
 
 
 def require_columns(frame: pd.DataFrame, names: Iterable[str], role: str) -> None:

@@ -58,7 +58,7 @@ def _check_same_rows(fits: Mapping[str, Fit]) -> None:
                 f"({y.size} vs {other.size} rows of '{reference.response_name}' vs "
                 f"'{fit.response_name}'); LOO compares models of the same observations. "
                 "For responses on different scales, transform the log-likelihoods to one "
-                "scale first (see examples/ratings_2x2.py)"
+                "scale first (see examples/ratings_2x2/likelihoods.py)"
             )
 
 

@@ -38,6 +38,9 @@ __all__ = [
 
 #: How many values a numeric predictor takes along the x axis of a conditional plot.
 GRID_POINTS = 50
+#: ArviZ draws at most 20 panels and drops the rest with a warning; every parameter asked
+#: for gets its panel here.
+ALL_PANELS = {"plot.max_subplots": 10_000}
 #: The central interval of the predicted frequencies in a bar plot of the PPC.
 PPC_INTERVAL = 0.9
 
@@ -54,7 +57,9 @@ def plot_trace(fit: Fit, var_names: Sequence[str] | None = None, compact: bool =
     """
     names = _expand(fit, var_names, group_effects=compact)
     data = _with_coefficients(fit)
-    axes = arviz().plot_trace(data, var_names=names, compact=compact)
+    az = arviz()
+    with az.rc_context(ALL_PANELS):
+        axes = az.plot_trace(data, var_names=names, compact=compact)
     return _figure(axes)
 
 
@@ -69,7 +74,9 @@ def plot_rank(fit: Fit, var_names: Sequence[str] | None = None) -> Figure:
         >>> fit.plot_rank(["b_Intercept", "sigma"])  # doctest: +SKIP
     """
     names = _expand(fit, var_names, group_effects=False)
-    axes = arviz().plot_rank(_with_coefficients(fit), var_names=names)
+    az = arviz()
+    with az.rc_context(ALL_PANELS):
+        axes = az.plot_rank(_with_coefficients(fit), var_names=names)
     return _figure(axes)
 
 

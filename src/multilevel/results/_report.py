@@ -11,10 +11,11 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -52,6 +53,7 @@ main.ml-fit { max-width: 1100px; margin: 0 auto; padding: 1.5em; }
 .ml-fit h1 { font-size: 1.5em; margin: 0 0 0.6em; }
 .ml-fit h2 { font-size: 1.2em; margin: 1.6em 0 0.5em; border-bottom: 1px solid #d0d7de; }
 .ml-fit h3 { font-size: 1.05em; margin: 1.2em 0 0.4em; }
+.ml-fit h4 { font-size: 1em; margin: 1em 0 0.3em; }
 .ml-fit code, .ml-fit pre { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; }
 .ml-fit pre { background: #f6f8fa; padding: 0.8em; font-size: 0.85em;
   white-space: pre-wrap; overflow-wrap: anywhere; }
@@ -87,28 +89,78 @@ def page(fit: Fit) -> str:
         True
     """
     formula = fit._model.design.formula.source
-    sections = [
-        _section("overview", "Overview", _overview(fit) + _status(fit)),
-        _section("model", "Model", _pre(fit.describe())),
-        _section("priors", "Priors", _priors(fit)),
-        _section("summary", "Posterior summary", _summary(fit)),
-        _section("diagnostics", "Diagnostics", _pre(str(fit.diagnostics))),
-        _section("plots", "Plots", _plots(fit)),
-    ]
+    images = [draw(fit, method, title) for method, title in PLOTS]
+    body = f"<h1>multilevel fit: <code>{_e(formula)}</code></h1>\n" + fit_sections(fit, images)
+    return document(f"multilevel fit: {formula}", body)
+
+
+def analysis_page(
+    title: str,
+    fits: Mapping[str, Fit],
+    images: Mapping[str, Sequence[Image]],
+    comparison: pd.DataFrame | str | None = None,
+) -> str:
+    """One page for several fits: an overview row each, the LOO `comparison` (a table, or a
+    note saying why there is none), then each fit's sections with its `images`.
+
+    Example:
+        >>> analysis_page("Sleep", {"a": fit_a, "b": fit_b}, {"a": [], "b": []})  # doctest: +SKIP
+    """
+    rows = pd.DataFrame(
+        {
+            "formula": [f._model.design.formula.source for f in fits.values()],
+            "family": [f._model.family.name for f in fits.values()],
+            "diagnostics": [
+                "; ".join(f.diagnostics.problems) or "all checks passed" for f in fits.values()
+            ],
+        },
+        index=pd.Index(list(fits), name="model"),
+    )
+    parts = [f"<h1>{_e(title)}</h1>\n", _section("models", "Models", html_table(rows))]
+    if isinstance(comparison, pd.DataFrame):
+        table = html_table(comparison, _number_format, css_class="comparison")
+        note = (
+            '<p class="note">PSIS-LOO (ArviZ), best first: elpd_diff is the difference in '
+            "expected log predictive density from the best model, dse its standard error.</p>\n"
+        )
+        parts.append(_section("comparison", "Comparison", table + note))
+    elif comparison:
+        parts.append(
+            _section("comparison", "Comparison", f'<p class="note">{_e(comparison)}</p>\n')
+        )
+    for name, fit in fits.items():
+        anchor = "model-" + "".join(c if c.isalnum() else "-" for c in name)
+        body = fit_sections(fit, images[name], prefix=anchor + "-", level=3)
+        parts.append(_section(anchor, f"Model '{name}'", body))
+    return document(title, "".join(parts))
+
+
+def document(title: str, body: str) -> str:
+    """A self-contained HTML page: `body` with the stylesheet inline."""
     head = (
         '<meta charset="utf-8">\n'
         f'<meta name="generator" content="multilevel {_e(__version__)}">\n'
-        f"<title>multilevel fit: {_e(formula)}</title>\n<style>{CSS}</style>\n"
+        f"<title>{_e(title)}</title>\n<style>{CSS}</style>\n"
     )
-    body = (
-        f"<h1>multilevel fit: <code>{_e(formula)}</code></h1>\n"
-        + "".join(sections)
-        + f'<p class="note">Written by multilevel {_e(__version__)}.</p>\n'
-    )
+    body += f'<p class="note">Written by multilevel {_e(__version__)}.</p>\n'
     return (
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n{head}</head>\n'
         f'<body>\n<main class="ml-fit">\n{body}</main>\n</body>\n</html>\n'
     )
+
+
+def fit_sections(fit: Fit, images: Sequence[Image], prefix: str = "", level: int = 2) -> str:
+    """Overview, model, priors, summary, diagnostics and plots of one fit, as sections whose
+    headings have `level` and whose anchors start with `prefix`."""
+    parts = [
+        ("overview", "Overview", _overview(fit) + _status(fit)),
+        ("model", "Model", _pre(fit.describe())),
+        ("priors", "Priors", _priors(fit)),
+        ("summary", "Posterior summary", _summary(fit)),
+        ("diagnostics", "Diagnostics", _pre(str(fit.diagnostics))),
+        ("plots", "Plots", _plots(images, level + 1)),
+    ]
+    return "".join(_section(prefix + a, title, body, level) for a, title, body in parts)
 
 
 def repr_html(fit: Fit) -> str:
@@ -181,17 +233,34 @@ def _priors(fit: Fit) -> str:
     return html_table(table[shown], css_class="priors")
 
 
-def _plots(fit: Fit) -> str:
-    """Each plot of PLOTS as a section with an embedded PNG, or a note why it is absent."""
+@dataclass(frozen=True)
+class Image:
+    """A drawn plot: its title and PNG, or the note why it is absent."""
+
+    title: str
+    png: bytes | None
+    note: str = ""
+
+
+def draw(fit: Fit, method: str, title: str, dpi: int = DPI, **options: Any) -> Image:
+    """`getattr(fit, method)(**options)` as an Image; a ModelError (the plot does not apply,
+    e.g. a caterpillar plot of a model without group effects) becomes its note."""
+    try:
+        figure = getattr(fit, method)(**options)
+    except ModelError as err:
+        return Image(title, None, str(err))
+    return Image(title, png_bytes(figure, dpi))
+
+
+def _plots(images: Sequence[Image], level: int) -> str:
+    """Each image under its heading, or a note why it is absent."""
     parts = []
-    for method, title in PLOTS:
-        try:
-            figure = getattr(fit, method)()
-        except ModelError as err:
-            body = f'<p class="note">Not shown: {_e(str(err))}</p>\n'
+    for image in images:
+        if image.png is None:
+            body = f'<p class="note">Not shown: {_e(image.note)}</p>\n'
         else:
-            body = figure_html(figure, title)
-        parts.append(f"<h3>{_e(title)}</h3>\n{body}")
+            body = image_html(image.png, image.title)
+        parts.append(f"<h{level}>{_e(image.title)}</h{level}>\n{body}")
     return "".join(parts)
 
 
@@ -260,19 +329,28 @@ def figure_html(figure: Figure, alt: str) -> str:
         >>> figure_html(fit.plot_rank(), "Rank plots")[:33]  # doctest: +SKIP
         '<img alt="Rank plots" src="data:'
     """
+    return image_html(png_bytes(figure, DPI), alt)
+
+
+def png_bytes(figure: Figure, dpi: int) -> bytes:
+    """`figure` as PNG; the figure is closed."""
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
     try:
-        figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+        figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     finally:
         plt.close(figure)
-    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+def image_html(png: bytes, alt: str) -> str:
+    encoded = base64.b64encode(png).decode("ascii")
     return f'<img alt="{_e(alt)}" src="data:image/png;base64,{encoded}">\n'
 
 
-def _section(anchor: str, title: str, body: str) -> str:
-    return f'<section id="{anchor}">\n<h2>{_e(title)}</h2>\n{body}</section>\n'
+def _section(anchor: str, title: str, body: str, level: int = 2) -> str:
+    return f'<section id="{anchor}">\n<h{level}>{_e(title)}</h{level}>\n{body}</section>\n'
 
 
 def _pre(text: str) -> str:
@@ -286,4 +364,15 @@ def _e(text: str) -> str:
 # Writing.
 
 
-__all__ = ["figure_html", "html_table", "page", "report", "repr_html"]
+__all__ = [
+    "Image",
+    "analysis_page",
+    "document",
+    "draw",
+    "figure_html",
+    "html_table",
+    "page",
+    "png_bytes",
+    "report",
+    "repr_html",
+]

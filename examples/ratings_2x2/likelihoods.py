@@ -30,7 +30,7 @@ already); the cumulative model's bin probability is shared evenly between the bi
 numbers. The table then says which fits best overall, and the last lines which fits the
 zeros.
 
-Run: python examples/ratings_2x2.py [--quick]   (a few minutes; --quick: fewer draws)
+Run: python examples/ratings_2x2/likelihoods.py [--quick]   (a few minutes; --quick: fewer draws)
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ import pandas as pd
 
 import multilevel as ml
 
-DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "ratings_2x2.csv"
+DATA = Path(__file__).resolve().parent / "data" / "ratings_2x2.csv"
 PREDICTORS = "blockType * CSType + (1 + blockType * CSType | subject)"
 EDGES = [0, 1, *range(10, 100, 10), 100]  # bins [0, 1), [1, 10), [10, 20), ..., [90, 100)
 

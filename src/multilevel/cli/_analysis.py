@@ -1,0 +1,270 @@
+"""`multilevel run analysis.toml`: data, model, fit, graphics, written into one folder.
+
+For each model the results folder gets `describe.txt`, `priors.csv`, `summary.csv`,
+`diagnostics.txt`, the saved fit (`fit.mlv`), `inputs.json`, `plots/*.png` and, when asked,
+`predictions.csv`; then one `report.html`. Several models (`[models.NAME]`) each get a
+subfolder, and the report compares them by PSIS-LOO when they model the same observations.
+
+A rerun reuses a saved fit whose inputs are unchanged, as brms's `file_refit = "on_change"`:
+`inputs.json` holds a SHA-256 of the data the model samples with, the model's recipe, the
+sampler settings and multilevel's version.
+
+Example:
+    >>> fits = run_analysis(Path("examples/sleepstudy/analysis.toml"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import __version__
+from .._api import Model
+from .._atomic import write_atomic
+from .._errors import FileFormatError, ModelError, MultilevelError, SamplingWarning
+from .._load import load
+from ..results import Fit, compare
+from ..results._persist import data_digest
+from ..results._recipe import check_recipe
+from ..results._report import Image, analysis_page, document, draw, fit_sections
+from ._config import PLOTS, Analysis, DataSection, ModelSection, Outputs, read_analysis
+from ._expressions import evaluate
+from ._files import apply_types, read_data
+
+FIT_FILE = "fit.mlv"
+INPUTS_FILE = "inputs.json"
+#: Resolution of the PNG files (and of the same images in the report).
+DPI = 100
+
+Printer = Callable[[str], None]
+
+
+def run_analysis(
+    path: Path, refit: bool = False, echo: Printer = print, progress: bool | None = None
+) -> dict[str, Fit]:
+    """Run the analysis in the TOML file at `path`; returns the fits by model name."""
+    analysis = read_analysis(path)
+    frame = analysis_frame(analysis.data, echo)
+    folder = analysis.outputs.folder
+    fits, images = {}, {}
+    for section in analysis.models:
+        out = folder if analysis.single else folder / section.name
+        if not analysis.single:
+            echo(f"\n== model '{section.name}' ==")
+        model = _model(section, frame, analysis)
+        fit = fit_or_reuse(model, analysis.fit, out, refit, echo, progress)
+        images[section.name] = write_outputs(fit, model, out, analysis.outputs)
+        _print_fit(fit, analysis.outputs, echo)
+        fits[section.name] = fit
+    comparison = compare_fits(fits)
+    if isinstance(comparison, pd.DataFrame):
+        comparison.to_csv(folder / "comparison.csv")
+        echo(f"\nPSIS-LOO comparison, best first:\n{comparison.round(2).to_string()}")
+    elif comparison:
+        echo(f"\n{comparison}")
+    if analysis.outputs.report:
+        _write_report(analysis, fits, images, comparison)
+    echo(f"\nResults in {folder}")
+    return fits
+
+
+# The data.
+
+
+def analysis_frame(data: DataSection, echo: Printer = print) -> pd.DataFrame:
+    """The data file read, typed, derived and filtered as [data] says; the filters' effect
+    is printed, never silent."""
+    frame = apply_types(read_data(data.path, data.encoding), data.columns)
+    for name, expression in data.derive.items():
+        frame[name] = _evaluated(expression, frame, f"[data.derive] {name}")
+    if data.filters:
+        keep = pd.Series(True, index=frame.index)
+        for expression in data.filters:
+            keep &= _mask(expression, frame)
+        frame = frame.loc[keep].reset_index(drop=True)
+        echo(f"filters kept {int(keep.sum())} of {len(keep)} rows")
+    return frame
+
+
+def _evaluated(expression: str, frame: pd.DataFrame, where: str) -> Any:
+    try:
+        return evaluate(expression, frame)
+    except MultilevelError as err:
+        raise type(err)(f"{where}: {err}") from None
+
+
+def _mask(expression: str, frame: pd.DataFrame) -> pd.Series:
+    value = _evaluated(expression, frame, "[data] filters")
+    if not isinstance(value, pd.Series) or not pd.api.types.is_bool_dtype(value):
+        raise ModelError(f"[data] filters: '{expression}' is not a true/false condition per row")
+    return value.fillna(False).astype(bool)
+
+
+# The model and its fit.
+
+
+def _model(section: ModelSection, frame: pd.DataFrame, analysis: Analysis) -> Model:
+    """The section's Model; any error names the section."""
+    place = "[model]" if analysis.single else f"[models.{section.name}]"
+    recipe = {"formula": section.formula, "dpars": dict(section.dpars), "priors": section.priors}
+    try:
+        check_recipe(recipe, frame.columns)  # before formulaic evaluates any term
+    except FileFormatError as err:
+        message = str(err).replace("a saved fit's terms", "terms")
+        raise ModelError(f"{place}: {message}") from None
+    try:
+        return Model(
+            section.formula,
+            frame,
+            family=section.family,
+            priors=list(section.priors),
+            na_action=analysis.data.na_action,
+            link=section.link,
+            **section.dpars,
+        )
+    except MultilevelError as err:
+        raise type(err)(f"{place}: {err}") from None
+
+
+def inputs_digest(model: Model, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """What a saved fit depends on, and its SHA-256; an unset seed is left out, so a fit
+    with a drawn seed is reused too."""
+    inputs = {
+        "multilevel": __version__,
+        "data": data_digest(model._compiled),
+        "model": model.recipe,
+        "fit": {k: v for k, v in settings.items() if v is not None},
+    }
+    text = json.dumps(inputs, sort_keys=True, default=str)
+    return {"sha256": hashlib.sha256(text.encode()).hexdigest(), "inputs": inputs}
+
+
+def fit_or_reuse(
+    model: Model,
+    settings: Mapping[str, Any],
+    folder: Path,
+    refit: bool,
+    echo: Printer = print,
+    progress: bool | None = None,
+) -> Fit:
+    """The saved fit in `folder` if its inputs match, else a new fit (saved there)."""
+    inputs = inputs_digest(model, settings)
+    saved = _saved_digest(folder)
+    if not refit and saved == inputs["sha256"]:
+        try:
+            fit = load(folder / FIT_FILE)
+        except (FileFormatError, OSError) as err:
+            echo(f"cannot reuse {folder / FIT_FILE} ({err}); fitting again")
+        else:
+            echo(f"reusing {folder / FIT_FILE}: data, model and settings unchanged")
+            return fit
+    why = "--refit" if refit else "no saved fit" if saved is None else "inputs changed"
+    echo(
+        f"fitting ({why}): {settings['chains']} chains x {settings['draws']} draws after "
+        f"{settings['warmup']} warmup"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplingWarning)  # printed with the diagnostics
+        fit = model.fit(**settings, progress=progress)
+    folder.mkdir(parents=True, exist_ok=True)
+    fit.save(folder / FIT_FILE)
+    text = json.dumps(inputs, indent=2, sort_keys=True, default=str) + "\n"
+    write_atomic(folder / INPUTS_FILE, lambda handle: handle.write(text.encode()))
+    return fit
+
+
+def _saved_digest(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / INPUTS_FILE).read_text())["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+# The outputs.
+
+
+def write_outputs(fit: Fit, model: Model, folder: Path, outputs: Outputs) -> list[Image]:
+    """The text, table and plot files of one fit; returns the plots for the report."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "describe.txt").write_text(model.describe() + "\n")
+    model.priors().to_csv(folder / "priors.csv")
+    fit.summary(group_effects=outputs.group_effects).to_csv(folder / "summary.csv")
+    (folder / "diagnostics.txt").write_text(str(fit.diagnostics) + "\n")
+    if outputs.hypotheses:
+        fit.hypothesis(outputs.hypotheses).to_csv(folder / "hypotheses.csv")
+    if outputs.predictions:
+        _predictions(fit, outputs.predictions).to_csv(folder / "predictions.csv", index=False)
+    return _plots(fit, folder / "plots", outputs)
+
+
+def _predictions(fit: Fit, source: bool | Path) -> pd.DataFrame:
+    if source is True:
+        return fit.predict().summary()
+    frame = read_data(source)
+    summary = fit.predict(frame).summary()
+    return pd.concat([frame.reset_index(drop=True), summary.reset_index(drop=True)], axis=1)
+
+
+def _plots(fit: Fit, folder: Path, outputs: Outputs) -> list[Image]:
+    folder.mkdir(parents=True, exist_ok=True)
+    requests = [(name, PLOTS[name], {}) for name in outputs.plots]
+    requests += [
+        (f"conditional_{effect.replace(':', '_x_')}", "plot_conditional", {"effects": effect})
+        for effect in outputs.conditional
+    ]
+    images = []
+    for name, method, options in requests:
+        title = name.replace("_", " ").capitalize()
+        image = draw(fit, method, title, DPI, **options)
+        path = folder / f"{name}.png"
+        if image.png is not None:
+            path.write_bytes(image.png)
+        else:
+            path.unlink(missing_ok=True)
+        images.append(image)
+    return images
+
+
+def compare_fits(fits: Mapping[str, Fit]) -> pd.DataFrame | str | None:
+    """`ml.compare` of the fits, or why they cannot be compared; None for one fit."""
+    if len(fits) < 2:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SamplingWarning)  # the count is in the table
+            return compare(fits)
+    except ModelError as err:
+        return f"Not compared: {err}"
+
+
+def _print_fit(fit: Fit, outputs: Outputs, echo: Printer) -> None:
+    with pd.option_context("display.width", 120, "display.max_rows", 500):
+        table = fit.summary(group_effects=outputs.group_effects).round(3).to_string()
+    echo(f"\nSummary (seed {fit.seed}):\n{table}")
+    if outputs.hypotheses:
+        hypotheses = fit.hypothesis(outputs.hypotheses).round(3).to_string()
+        echo(f"\nHypotheses:\n{hypotheses}")
+    echo(f"\nDiagnostics:\n{fit.diagnostics}")
+
+
+def _write_report(
+    analysis: Analysis,
+    fits: Mapping[str, Fit],
+    images: Mapping[str, list[Image]],
+    comparison: pd.DataFrame | str | None,
+) -> None:
+    if analysis.single:
+        ((name, fit),) = fits.items()
+        body = f"<h1>{html.escape(analysis.title)}</h1>\n" + fit_sections(fit, images[name])
+        text = document(analysis.title, body)
+    else:
+        text = analysis_page(analysis.title, fits, images, comparison)
+    path = analysis.outputs.folder / "report.html"
+    write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
