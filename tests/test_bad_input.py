@@ -193,3 +193,61 @@ def test_bad_input_names_the_culprit(df, formula, transform, keywords, error, fr
 def test_fit_settings_out_of_range(df, keyword, value, fragment):
     with pytest.raises(ml.ModelError, match=fragment):
         ml.Model("Reaction ~ Days", df).fit(**{keyword: value})
+
+
+# Files and analysis.toml, end to end through `multilevel run`: exit status 2, one line on
+# stderr naming the culprit, no traceback.
+
+TOML = """
+[data]
+path = "data.csv"
+[model]
+formula = "Reaction ~ Days + (1 | Subject)"
+[fit]
+chains = 2
+"""
+SLEEP_CSV = "Reaction,Days,Subject\n249.56,0,308\n258.7,1,308\n250.8,0,309\n"
+
+FILE_CASES = [
+    # (name, analysis.toml text, data file name, data bytes, fragment naming the culprit)
+    ("not CSV or Parquet", TOML.replace("data.csv", "data.xlsx"), "data.xlsx", b"PK\x03\x04",
+     "data.xlsx' is neither CSV (.csv, .tsv) nor Parquet"),
+    ("bad encoding", TOML, "data.csv", SLEEP_CSV.replace("308\n", "3\xe908\n", 1).encode("latin-1"),
+     "is not utf-8 text: byte 0xe9 on line 2"),
+    ("ragged row", TOML, "data.csv", (SLEEP_CSV + "1,2\n").encode(),
+     "line 5 has 2 field(s) but the header has 3"),
+    ("corrupt Parquet", TOML.replace("data.csv", "data.parquet"), "data.parquet", b"PAR1 no",
+     "cannot read"),
+    ("missing data file", TOML.replace("data.csv", "nope.csv"), "data.csv", SLEEP_CSV.encode(),
+     "[data] path: no such file 'nope.csv'"),
+    ("unknown key", TOML.replace("chains", "chians"), "data.csv", SLEEP_CSV.encode(),
+     "[fit]: unknown key 'chians' (did you mean 'chains'?)"),
+    ("wrong type", TOML.replace("chains = 2", 'chains = "two"'), "data.csv", SLEEP_CSV.encode(),
+     "[fit] chains: expected a whole number"),
+    ("chains out of range", TOML.replace("chains = 2", "chains = 0"), "data.csv",
+     SLEEP_CSV.encode(), "chains must be a whole number from 1 to 64, got 0"),
+    ("draws out of range", TOML.replace("chains = 2", "draws = -5"), "data.csv",
+     SLEEP_CSV.encode(), "draws must be a whole number from 1"),
+    ("seed out of range", TOML.replace("chains = 2", "seed = -1"), "data.csv",
+     SLEEP_CSV.encode(), "seed must be a whole number from 0"),
+    ("model error names its section", TOML.replace("Days +", "Dayz +"), "data.csv",
+     SLEEP_CSV.encode(), "[model]: the formula names 'Dayz'"),
+    ("bad toml", TOML.replace("[fit]", "[fit"), "data.csv", SLEEP_CSV.encode(),
+     "is not valid TOML"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("toml", "file", "content", "fragment"),
+    [case[1:] for case in FILE_CASES],
+    ids=[case[0] for case in FILE_CASES],
+)
+def test_bad_files_end_in_one_line(tmp_path, capsys, toml, file, content, fragment):
+    from multilevel.cli import main
+
+    (tmp_path / "analysis.toml").write_text(toml)
+    (tmp_path / file).write_bytes(content)
+    assert main(["run", str(tmp_path / "analysis.toml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("multilevel: error: ") and err.count("\n") == 1, err
+    assert fragment in err and "Traceback" not in err

@@ -50,7 +50,7 @@ def test_partially_clustered_analysis(tmp_path, capsys):
     assert "100 rows without a cluster effect" in (results / "describe.txt").read_text()
     priors = pd.read_csv(results / "priors.csv", index_col=0)
     assert priors.loc["sd_cluster__tx", "prior"] == "inv_gamma(0.01, 0.01) on the variance"
-    hypotheses = pd.read_csv(results / "hypotheses.csv", index_col=0)
+    hypotheses = pd.read_csv(results / "hypotheses.csv", index_col="Hypothesis")
     # Simulated truth: residual sd 6 (controls) and 4 (treated), tests/data/README.md.
     assert (
         hypotheses.loc["sigma_controls", "CI.Lower"]

@@ -198,7 +198,7 @@ def write_outputs(fit: Fit, model: Model, folder: Path, outputs: Outputs) -> lis
     fit.summary(group_effects=outputs.group_effects).to_csv(folder / "summary.csv")
     (folder / "diagnostics.txt").write_text(str(fit.diagnostics) + "\n")
     if outputs.hypotheses:
-        fit.hypothesis(outputs.hypotheses).to_csv(folder / "hypotheses.csv")
+        fit.hypothesis(outputs.hypotheses).to_csv(folder / "hypotheses.csv", index=False)
     if outputs.predictions:
         _predictions(fit, outputs.predictions).to_csv(folder / "predictions.csv", index=False)
     return _plots(fit, folder / "plots", outputs)
@@ -249,7 +249,7 @@ def _print_fit(fit: Fit, outputs: Outputs, echo: Printer) -> None:
         table = fit.summary(group_effects=outputs.group_effects).round(3).to_string()
     echo(f"\nSummary (seed {fit.seed}):\n{table}")
     if outputs.hypotheses:
-        hypotheses = fit.hypothesis(outputs.hypotheses).round(3).to_string()
+        hypotheses = fit.hypothesis(outputs.hypotheses).round(3).to_string(index=False)
         echo(f"\nHypotheses:\n{hypotheses}")
     echo(f"\nDiagnostics:\n{fit.diagnostics}")
 
