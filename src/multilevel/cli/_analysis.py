@@ -63,14 +63,14 @@ def run_analysis(
         images[section.name] = write_outputs(fit, model, out, analysis.outputs)
         _print_fit(fit, analysis.outputs, echo)
         fits[section.name] = fit
-    comparison = compare_fits(fits)
-    if isinstance(comparison, pd.DataFrame):
+    comparison, note = compare_fits(fits)
+    if comparison is not None:
         comparison.to_csv(folder / "comparison.csv")
         echo(f"\nPSIS-LOO comparison, best first:\n{comparison.round(2).to_string()}")
-    elif comparison:
-        echo(f"\n{comparison}")
+    if note:
+        echo(f"\n{note}")
     if analysis.outputs.report:
-        _write_report(analysis, fits, images, comparison)
+        _write_report(analysis, fits, images, comparison, note)
     echo(f"\nResults in {folder}")
     return fits
 
@@ -232,16 +232,19 @@ def _plots(fit: Fit, folder: Path, outputs: Outputs) -> list[Image]:
     return images
 
 
-def compare_fits(fits: Mapping[str, Fit]) -> pd.DataFrame | str | None:
-    """`ml.compare` of the fits, or why they cannot be compared; None for one fit."""
+def compare_fits(fits: Mapping[str, Fit]) -> tuple[pd.DataFrame | None, str]:
+    """`ml.compare` of the fits and its warnings (rows with a high Pareto k), or no table
+    and why the fits cannot be compared; nothing for one fit."""
     if len(fits) < 2:
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SamplingWarning)  # the count is in the table
-            return compare(fits)
-    except ModelError as err:
-        return f"Not compared: {err}"
+        return None, ""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SamplingWarning)
+        try:
+            table = compare(fits)
+        except ModelError as err:
+            return None, f"Not compared: {err}"
+    notes = [str(w.message) for w in caught if issubclass(w.category, SamplingWarning)]
+    return table, " ".join(notes)
 
 
 def _print_fit(fit: Fit, outputs: Outputs, echo: Printer) -> None:
@@ -258,13 +261,14 @@ def _write_report(
     analysis: Analysis,
     fits: Mapping[str, Fit],
     images: Mapping[str, list[Image]],
-    comparison: pd.DataFrame | str | None,
+    comparison: pd.DataFrame | None,
+    note: str,
 ) -> None:
     if analysis.single:
         ((name, fit),) = fits.items()
         body = f"<h1>{html.escape(analysis.title)}</h1>\n" + fit_sections(fit, images[name])
         text = document(analysis.title, body)
     else:
-        text = analysis_page(analysis.title, fits, images, comparison)
+        text = analysis_page(analysis.title, fits, images, comparison, note)
     path = analysis.outputs.folder / "report.html"
     write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))

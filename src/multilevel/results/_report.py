@@ -98,10 +98,12 @@ def analysis_page(
     title: str,
     fits: Mapping[str, Fit],
     images: Mapping[str, Sequence[Image]],
-    comparison: pd.DataFrame | str | None = None,
+    comparison: pd.DataFrame | None = None,
+    note: str = "",
 ) -> str:
-    """One page for several fits: an overview row each, the LOO `comparison` (a table, or a
-    note saying why there is none), then each fit's sections with its `images`.
+    """One page for several fits: an overview row each, the LOO `comparison` table and a
+    `note` on it (its warnings, or why there is no table), then each fit's sections with its
+    `images`.
 
     Example:
         >>> analysis_page("Sleep", {"a": fit_a, "b": fit_b}, {"a": [], "b": []})  # doctest: +SKIP
@@ -117,17 +119,17 @@ def analysis_page(
         index=pd.Index(list(fits), name="model"),
     )
     parts = [f"<h1>{_e(title)}</h1>\n", _section("models", "Models", html_table(rows))]
-    if isinstance(comparison, pd.DataFrame):
-        table = html_table(comparison, _number_format, css_class="comparison")
-        note = (
-            '<p class="note">PSIS-LOO (ArviZ), best first: elpd_diff is the difference in '
-            "expected log predictive density from the best model, dse its standard error.</p>\n"
-        )
-        parts.append(_section("comparison", "Comparison", table + note))
-    elif comparison:
-        parts.append(
-            _section("comparison", "Comparison", f'<p class="note">{_e(comparison)}</p>\n')
-        )
+    if comparison is not None or note:
+        body = "" if comparison is None else html_table(comparison, _number_format)
+        if comparison is not None:
+            body += (
+                '<p class="note">PSIS-LOO (ArviZ), best first: elpd_diff is the difference in '
+                "expected log predictive density from the best model, dse its standard error."
+                "</p>\n"
+            )
+        if note:
+            body += f'<div class="status problems">{_e(note)}</div>\n'
+        parts.append(_section("comparison", "Comparison", body))
     for name, fit in fits.items():
         anchor = "model-" + "".join(c if c.isalnum() else "-" for c in name)
         body = fit_sections(fit, images[name], prefix=anchor + "-", level=3)
