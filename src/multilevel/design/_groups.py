@@ -145,6 +145,11 @@ def _column_codes(column: pd.Series) -> tuple[np.ndarray, list[str], np.ndarray]
     present = column[~missing]
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         values = present.to_numpy(dtype=float)
+        if np.isinf(values).any():
+            raise DataError(
+                f"grouping factor '{column.name}' has {int(np.isinf(values).sum())} infinite "
+                "value(s); a group is a label: replace them with the group's id"
+            )
         uniq = np.unique(values)
         labels = [np.format_float_positional(v, trim="-") for v in uniq]  # as R: 2.0 -> "2"
         found = np.searchsorted(uniq, values)
