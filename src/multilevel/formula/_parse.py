@@ -8,6 +8,8 @@ term are left as text for formulaic, which materialises them in the design stage
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterator
 
 from .._errors import FormulaError, did_you_mean
 from ._spec import GroupTerm, LinearFormula, ModelFormula
@@ -28,7 +30,7 @@ def parse_formula(text: str) -> ModelFormula:
     if not isinstance(text, str):
         raise FormulaError(f"a formula must be a string, got {type(text).__name__}")
     _check_parentheses(text)
-    tilde = _top_level_positions(text, "~")
+    tilde = _tildes(text)
     if len(tilde) != 1:
         where = tilde[1] if len(tilde) > 1 else None
         raise FormulaError(
@@ -41,7 +43,7 @@ def parse_formula(text: str) -> ModelFormula:
     if "|" in lhs:
         lhs, additions = _additions(text, lhs)
     mu = _parse_rhs(text, rhs_start)
-    _check_response_not_on_rhs(lhs, mu, text)
+    _check_response_not_on_rhs(lhs, mu, text, rhs_start)
     return ModelFormula(_unquote(lhs), {"mu": mu}, text, additions)
 
 
@@ -60,7 +62,7 @@ def _additions(text: str, lhs: str) -> tuple[str, dict[str, str]]:
     where = bar + 1  # where the current part starts in `text`
     for part in rest.split("+"):
         m = _ADDITION.match(part)
-        if m is None or not m.group(2).strip():
+        if m is None or not m.group(2).strip() or not _balanced(m.group(2)) or "|" in m.group(2):
             raise FormulaError(
                 f"'{part.strip()}' is not a response addition term; write e.g. 'y | trials(n)'",
                 text,
@@ -82,6 +84,16 @@ def _additions(text: str, lhs: str) -> tuple[str, dict[str, str]]:
     return response.strip(), out
 
 
+def _balanced(text: str) -> bool:
+    """Whether every ')' in `text` closes a '(' of `text`: `n) | trials(n` is not one argument."""
+    depth = 0
+    for _, ch, _, _ in _scan(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 def parse_dpar_formula(name: str, text: str) -> LinearFormula:
     """Parse the formula of a distributional parameter: `"~ tx"` or `"sigma ~ tx"`.
 
@@ -92,7 +104,7 @@ def parse_dpar_formula(name: str, text: str) -> LinearFormula:
     if not isinstance(text, str):
         raise FormulaError(f"the formula for {name} must be a string like '~ x', got {text!r}")
     _check_parentheses(text)
-    tilde = _top_level_positions(text, "~")
+    tilde = _tildes(text)
     if len(tilde) > 1:
         raise FormulaError(f"the formula for {name} has more than one '~'", text, tilde[1])
     if not tilde:
@@ -169,7 +181,8 @@ def _parse_group_term(text: str, offset: int, piece: str) -> list[GroupTerm]:
             )
     bar = bars[0]
     terms = inner[:bar].strip()
-    factor_text = inner[bars[-1] + 1 :].strip()
+    after = inner[bars[-1] + 1 :]
+    factor_text = after.strip()
     if not terms:
         raise FormulaError(
             "empty group term: put '1' for a random intercept, as in '(1 | group)'",
@@ -178,32 +191,36 @@ def _parse_group_term(text: str, offset: int, piece: str) -> list[GroupTerm]:
         )
     if not factor_text:
         raise FormulaError("group term without a grouping factor after '|'", text, offset + 1 + bar)
-    factors = _parse_factor(text, offset + 1 + inner.index(factor_text), factor_text)
+    factor_at = offset + 1 + bars[-1] + 1 + len(after) - len(after.lstrip())
+    factors = _parse_factor(text, factor_at, factor_text)
     return [GroupTerm(terms, f, not double, piece, link) for f in factors]
 
 
 def _parse_factor(text: str, offset: int, factor: str) -> list[tuple[str, ...]]:
     """`g` -> [(g,)]; `a:b` -> [(a, b)]; `a/b` -> [(a,), (a, b)]."""
-    nested = [p.strip() for p in factor.split("/")]
     expanded: list[tuple[str, ...]] = []
     path: tuple[str, ...] = ()
-    for part in nested:
-        names = tuple(_unquote(n.strip()) for n in part.split(":"))
+    at = 0  # where the current name starts in `factor`
+    for part in factor.split("/"):
+        names = []
         for raw in part.split(":"):
             if not _IDENT.match(raw.strip()):
-                where = offset + factor.find(raw.strip()) if raw.strip() else offset
+                # An empty part ('a/', 'a//b') has nothing to point at: point at the factor.
+                where = offset + at + len(raw) - len(raw.lstrip()) if raw.strip() else offset
                 raise FormulaError(
                     f"the grouping factor '{factor}' must be column names joined by ':' or "
                     "'/' (e.g. 'subject', 'school:class', 'school/class')",
                     text,
                     where,
                 )
-        path = path + names
+            names.append(_unquote(raw))
+            at += len(raw) + 1
+        path = path + tuple(names)
         expanded.append(path)
     return expanded
 
 
-def _check_response_not_on_rhs(lhs: str, mu: LinearFormula, text: str) -> None:
+def _check_response_not_on_rhs(lhs: str, mu: LinearFormula, text: str, rhs_start: int) -> None:
     response = _unquote(lhs)
     if not _IDENT.match(lhs):
         return
@@ -211,11 +228,14 @@ def _check_response_not_on_rhs(lhs: str, mu: LinearFormula, text: str) -> None:
     for g in mu.groups:
         rhs_names |= {_unquote(t) for t in _TOKEN.findall(g.terms)} | set(g.factor)
     if response in rhs_names:
-        rhs_start = text.index("~") + 1
+        # rhs_start, not text.index("~"): a quoted name such as `a~b` can hold a '~'.
         pos = next(
-            rhs_start + m.start()
-            for m in _TOKEN.finditer(text[rhs_start:])
-            if _unquote(m.group()) == response
+            (
+                rhs_start + m.start()
+                for m in _TOKEN.finditer(text[rhs_start:])
+                if _unquote(m.group()) == response
+            ),
+            rhs_start,
         )
         raise FormulaError(
             f"the response '{response}' also appears on the right-hand side; a response "
@@ -225,50 +245,106 @@ def _check_response_not_on_rhs(lhs: str, mu: LinearFormula, text: str) -> None:
         )
 
 
-def _check_parentheses(text: str) -> None:
-    depth_stack: list[int] = []
-    quoted = False
+_QUOTES = "`'\""
+_OPENS = {"(": ")", "[": "]", "{": "}"}
+_CLOSES = {close: open_ for open_, close in _OPENS.items()}
+
+
+def _scan(text: str) -> Iterator[tuple[int, str, int, bool]]:
+    """(position, character, depth, in_code) for each character outside quotes.
+
+    Backticks quote a name, ' and " a Python string (in `C(g, levels=["a", "b"])`, say):
+    nothing inside them is syntax. `depth` counts the brackets around the character (a
+    bracket itself is at the depth outside it); `in_code` says whether one of them is
+    Python code for formulaic -- the argument list of a call `f(...)`, an index `[...]`
+    or a quoted expression `{...}` -- where '~', '^' and '|' are Python operators.
+    """
+    stack: list[bool] = []  # for each open bracket: does it open Python code?
+    quote = None
     for i, ch in enumerate(text):
-        if ch == "`":
-            quoted = not quoted
-        elif quoted:
+        if quote is not None:
+            if ch == quote:
+                quote = None
             continue
-        elif ch == "(":
-            depth_stack.append(i)
-        elif ch == ")":
-            if not depth_stack:
-                raise FormulaError("unbalanced ')': no '(' opens it", text, i)
-            depth_stack.pop()
-    if depth_stack:
-        raise FormulaError("unbalanced '(': it is never closed", text, depth_stack[-1])
+        if ch in _QUOTES:
+            quote = ch
+            continue
+        if ch in _CLOSES and stack:
+            stack.pop()
+        yield i, ch, len(stack), any(stack)
+        if ch in _OPENS:
+            call = ch == "(" and i > 0 and (text[i - 1].isalnum() or text[i - 1] in "_.")
+            stack.append(ch != "(" or call)
+
+
+def _check_parentheses(text: str) -> None:
+    """Brackets must pair up, and quotes close, before anything else is read; control and
+    invisible format characters (a pasted zero-width space, say) are refused."""
+    stack: list[tuple[str, int]] = []
+    quote_at = None
+    for i, ch in enumerate(text):
+        kind = unicodedata.category(ch)
+        if (kind == "Cc" and ch not in "\t\n\r") or (kind == "Cf" and quote_at is None):
+            raise FormulaError(
+                f"the formula contains the invisible character U+{ord(ch):04X}; retype it "
+                "without that character",
+                text,
+                i,
+            )
+        if quote_at is not None:
+            if ch == text[quote_at]:
+                quote_at = None
+            continue
+        if ch in _QUOTES:
+            quote_at = i
+        elif ch in _OPENS:
+            stack.append((ch, i))
+        elif ch in _CLOSES:
+            if not stack:
+                raise FormulaError(f"unbalanced '{ch}': no '{_CLOSES[ch]}' opens it", text, i)
+            opener, at = stack.pop()
+            if opener != _CLOSES[ch]:
+                raise FormulaError(
+                    f"mismatched '{ch}': it closes the '{opener}' at position {at + 1}, "
+                    f"which needs '{_OPENS[opener]}'",
+                    text,
+                    i,
+                )
+    if quote_at is not None:
+        quote = text[quote_at]
+        raise FormulaError(f"unbalanced quote {quote}: it is never closed", text, quote_at)
+    if stack:
+        opener, at = stack[-1]
+        raise FormulaError(f"unbalanced '{opener}': it is never closed", text, at)
+
+
+def _tildes(text: str) -> list[int]:
+    """The positions of the formula's '~' (not in quotes or Python code).
+
+    Exactly one must be at the top level: a '~' inside parentheses, as in `y ~ (x ~ g)`
+    or `(y ~ x)`, would make formulaic read a formula within the formula.
+    """
+    found = [i for i, ch, _, code in _scan(text) if ch == "~" and not code]
+    nested = [i for i, ch, depth, code in _scan(text) if ch == "~" and depth > 0 and not code]
+    if nested:
+        raise FormulaError(
+            "'~' inside parentheses: a formula has one '~', between the response and the "
+            "terms, outside any parentheses",
+            text,
+            nested[0],
+        )
+    return found
 
 
 def _matching_close(text: str, open_at: int) -> int:
-    depth = 0
-    for i in range(open_at, len(text)):
-        if text[i] == "(":
-            depth += 1
-        elif text[i] == ")":
-            depth -= 1
-            if depth == 0:
-                return i
+    for i, _, depth, _ in _scan(text[open_at:]):
+        if depth == 0 and i > 0 and text[open_at + i] in _CLOSES:
+            return open_at + i
     return -1
 
 
 def _top_level_positions(text: str, char: str) -> list[int]:
-    depth, found, quoted = 0, [], False
-    for i, ch in enumerate(text):
-        if ch == "`":
-            quoted = not quoted
-        elif quoted:
-            continue
-        elif ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        elif ch == char and depth == 0:
-            found.append(i)
-    return found
+    return [i for i, ch, depth, _ in _scan(text) if ch == char and depth == 0]
 
 
 def _split_top_level(text: str, start: int, char: str) -> list[tuple[str, int]]:
