@@ -103,11 +103,11 @@ def zero_rows_elpd(compared: dict[str, az.InferenceData], zeros: np.ndarray) -> 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 chains x 300 + 300 draws")
+    parser.add_argument("--quick", action="store_true", help="2 chains x 200 + 200 draws")
     args = parser.parse_args(argv)
     sampling = {"seed": 1, "progress": False}
     if args.quick:
-        sampling |= {"chains": 2, "warmup": 300, "draws": 300}
+        sampling |= {"chains": 2, "warmup": 200, "draws": 200}
     df = load()
     print(f"{len(df)} ratings, {np.mean(df['rating'] == 0):.0%} of them exactly 0\n")
     with warnings.catch_warnings():

@@ -138,6 +138,9 @@ def test_model_errors_name_the_section(tmp_path):
     path.write_text(SLEEP.replace("(Days | Subject)", "(Days | Subject) + I(open('x'))"))
     with pytest.raises(ModelError, match=r"calls 'open'"):
         run_analysis(path)  # refused before formulaic evaluates the term
+    path.write_text(SLEEP.replace("[outputs]", '[outputs]\nconditional = ["Days:Dayz"]'))
+    with pytest.raises(ConfigError, match=r"'Dayz' in 'Days:Dayz' is not a predictor of model"):
+        run_analysis(path)  # before any fit
     path.write_text(SLEEP.replace('"log(Reaction)"', '"log(Reacton)"'))
     with pytest.raises(DataError, match=r"\[data.derive\] log_reaction: .*did you mean 'Reaction'"):
         run_analysis(path)

@@ -171,8 +171,9 @@ def test_conditional_one_numeric_predictor_line_and_band(fits, family):
     assert np.all(np.isfinite(line.get_ydata()))
 
 
-def test_conditional_interaction_of_two_factors(factors):
-    fig = factors.plot_conditional(["a", "b"])
+@pytest.mark.parametrize("effects", [["a", "b"], "a:b"])  # "a:b": brms's spelling
+def test_conditional_interaction_of_two_factors(factors, effects):
+    fig = factors.plot_conditional(effects)
     (ax,) = fig.axes
     assert [t.get_text() for t in ax.get_xticklabels()] == ["hi", "lo", "mid"]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["no", "yes"]

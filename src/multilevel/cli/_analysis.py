@@ -28,13 +28,19 @@ import pandas as pd
 from .. import __version__
 from .._api import Model
 from .._atomic import write_atomic
-from .._errors import FileFormatError, ModelError, MultilevelError, SamplingWarning
+from .._errors import (
+    FileFormatError,
+    ModelError,
+    MultilevelError,
+    SamplingWarning,
+    did_you_mean,
+)
 from .._load import load
 from ..results import Fit, compare
 from ..results._persist import data_digest
 from ..results._recipe import check_recipe
 from ..results._report import Image, analysis_page, document, draw, fit_sections
-from ._config import PLOTS, Analysis, DataSection, ModelSection, Outputs, read_analysis
+from ._config import PLOTS, Analysis, ConfigError, DataSection, ModelSection, Outputs, read_analysis
 from ._expressions import evaluate
 from ._files import apply_types, read_data
 
@@ -59,8 +65,12 @@ def run_analysis(
         if not analysis.single:
             echo(f"\n== model '{section.name}' ==")
         model = _model(section, frame, analysis)
+        _check_conditional(model, analysis.outputs.conditional, section.name)
         fit = fit_or_reuse(model, analysis.fit, out, refit, echo, progress)
         images[section.name] = write_outputs(fit, model, out, analysis.outputs)
+        for image in images[section.name]:
+            if image.png is None:
+                echo(f"plot '{image.title}' not drawn: {image.note}")
         _print_fit(fit, analysis.outputs, echo)
         fits[section.name] = fit
     comparison, note = compare_fits(fits)
@@ -131,6 +141,19 @@ def _model(section: ModelSection, frame: pd.DataFrame, analysis: Analysis) -> Mo
         )
     except MultilevelError as err:
         raise type(err)(f"{place}: {err}") from None
+
+
+def _check_conditional(model: Model, effects: tuple[str, ...], name: str) -> None:
+    """Every conditional-effects plot names predictors of the model: checked before fitting."""
+    predictors = model._compiled.design.predictor_columns()
+    for effect in effects:
+        for part in effect.split(":"):
+            if part not in predictors:
+                raise ConfigError(
+                    f"[outputs] conditional: '{part}' in '{effect}' is not a predictor of "
+                    f"model '{name}'{did_you_mean(part, predictors)}; its predictors: "
+                    f"{', '.join(predictors) or 'none'}"
+                )
 
 
 def inputs_digest(model: Model, settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -137,16 +137,17 @@ def plot_conditional(fit: Fit, effects: str | Sequence[str], prob: float = 0.95)
     `prob` credible bands: population level (no group effects), the other predictors at
     their means (numeric) or reference levels (factors), as brms's `conditional_effects`.
 
-    The first predictor is the x axis: a line and band if numeric, points and error bars per
-    level if a factor. The second gives one line per level (a numeric one at its mean and
-    mean +/- sd). An ordinal response is shown as its expected level (levels numbered 1..K
-    unless they are numbers); a binomial one as a proportion (trials = 1).
+    `"a:b"` is brms's spelling of `["a", "b"]`. The first predictor is the x axis: a line
+    and band if numeric, points and error bars per level if a factor. The second gives one
+    line per level (a numeric one at its mean and mean +/- sd). An ordinal response is shown
+    as its expected level (levels numbered 1..K unless they are numbers); a binomial one as
+    a proportion (trials = 1).
 
     Example:
         >>> fit.plot_conditional(["blockType", "CSType"])  # doctest: +SKIP
     """
     _check_prob(prob)
-    names = [effects] if isinstance(effects, str) else list(effects)
+    names = effects.split(":") if isinstance(effects, str) else list(effects)
     frame = fit._model.design.frame
     predictors = fit._model.design.predictor_columns()
     if not 1 <= len(names) <= 2:
