@@ -70,9 +70,18 @@ def test_run_writes_the_results_and_reuses_the_fit(trial):
     report = (results / "report.html").read_text()
     assert "<h1>trial</h1>" in report and report.count("<img") == 2
 
+    drawn = (results / "plots" / "rank.png").stat().st_mtime_ns
     again, out = _run(trial)
     assert "reusing" in out and "fitting" not in out
     pd.testing.assert_frame_equal(again["model"].summary(), fits["model"].summary())
+    assert (results / "plots" / "rank.png").stat().st_mtime_ns == drawn  # not drawn again
+    assert (results / "report.html").read_text().count("<img") == 2
+
+    trial.write_text(TRIAL.replace('plots = ["rank", "group_effects"]', 'plots = ["trace"]'))
+    _, out = _run(trial)
+    assert "reusing" in out
+    assert sorted(p.name for p in (results / "plots").glob("*.png")) == ["trace.png"]
+    trial.write_text(TRIAL)
 
     _, out = _run(trial, refit=True)
     assert "fitting (--refit)" in out

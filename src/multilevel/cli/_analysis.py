@@ -46,6 +46,7 @@ from ._files import apply_types, read_data
 
 FIT_FILE = "fit.mlv"
 INPUTS_FILE = "inputs.json"
+PLOTS_FILE = "plots.json"
 #: Resolution of the PNG files (and of the same images in the report).
 DPI = 100
 
@@ -236,13 +237,20 @@ def _predictions(fit: Fit, source: bool | Path) -> pd.DataFrame:
 
 
 def _plots(fit: Fit, folder: Path, outputs: Outputs) -> list[Image]:
-    folder.mkdir(parents=True, exist_ok=True)
+    """Draw the plots asked for into `folder`; a rerun on the same saved fit that asks for the
+    same plots reads them back from `PLOTS_FILE` instead (drawing takes seconds each)."""
     requests = [(name, PLOTS[name], {}) for name in outputs.plots]
     requests += [
         (f"conditional_{effect.replace(':', '_x_')}", "plot_conditional", {"effects": effect})
         for effect in outputs.conditional
     ]
-    images = []
+    key = json.dumps([__version__, _saved_digest(folder.parent), fit.seed, requests])
+    if (images := _drawn(folder, key)) is not None:
+        return images
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in set(folder.glob("*.png")) - {folder / f"{name}.png" for name, _, _ in requests}:
+        stale.unlink()  # a plot no longer asked for
+    images, index = [], []
     for name, method, options in requests:
         title = name.replace("_", " ").capitalize()
         image = draw(fit, method, title, DPI, **options)
@@ -252,7 +260,24 @@ def _plots(fit: Fit, folder: Path, outputs: Outputs) -> list[Image]:
         else:
             path.unlink(missing_ok=True)
         images.append(image)
+        index.append({"file": path.name, "title": title, "note": image.note})
+    text = json.dumps({"key": key, "images": index}, indent=1)
+    write_atomic(folder / PLOTS_FILE, lambda handle: handle.write(text.encode()))
     return images
+
+
+def _drawn(folder: Path, key: str) -> list[Image] | None:
+    """The images drawn before under `key`, or None if anything differs or is missing."""
+    try:
+        index = json.loads((folder / PLOTS_FILE).read_text())
+        if index["key"] != key:
+            return None
+        return [
+            Image(i["title"], None if i["note"] else (folder / i["file"]).read_bytes(), i["note"])
+            for i in index["images"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def compare_fits(fits: Mapping[str, Fit]) -> tuple[pd.DataFrame | None, str]:
