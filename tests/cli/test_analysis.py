@@ -184,3 +184,20 @@ def test_init_without_data_says_where_the_data_goes(tmp_path):
     folder = init_analysis(tmp_path / "empty")
     with pytest.raises(ConfigError, match=r"path: no such file 'data/data.csv'"):
         read_analysis(folder / "analysis.toml")
+
+
+def test_filters_and_derived_columns_are_reported():
+    from multilevel.cli._analysis import analysis_frame
+    from multilevel.cli._config import DataSection
+
+    lines: list[str] = []
+    data = DataSection(
+        path=DATA / "sleepstudy.csv",
+        filters=("Days >= 2", "Subject != 308"),
+        derive={"seconds": "Reaction / 1000"},
+    )
+    frame = analysis_frame(data, lines.append)
+    assert lines == ["filters kept 136 of 180 rows"]  # 17 subjects x 8 days
+    assert frame["seconds"].iloc[0] == pytest.approx(frame["Reaction"].iloc[0] / 1000)
+    with pytest.raises(DataError, match="'Days' is not a true/false condition"):
+        analysis_frame(DataSection(path=DATA / "sleepstudy.csv", filters=("Days",)))

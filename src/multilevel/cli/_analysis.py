@@ -29,6 +29,7 @@ from .. import __version__
 from .._api import Model
 from .._atomic import write_atomic
 from .._errors import (
+    DataError,
     FileFormatError,
     ModelError,
     MultilevelError,
@@ -114,7 +115,7 @@ def _evaluated(expression: str, frame: pd.DataFrame, where: str) -> Any:
 def _mask(expression: str, frame: pd.DataFrame) -> pd.Series:
     value = _evaluated(expression, frame, "[data] filters")
     if not isinstance(value, pd.Series) or not pd.api.types.is_bool_dtype(value):
-        raise ModelError(f"[data] filters: '{expression}' is not a true/false condition per row")
+        raise DataError(f"[data] filters: '{expression}' is not a true/false condition per row")
     return value.fillna(False).astype(bool)
 
 

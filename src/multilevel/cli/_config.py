@@ -154,9 +154,8 @@ def read_analysis(path: Path) -> Analysis:
         raise ConfigError(f"{path} is not valid TOML: {err}") from None
     where = _Where(path.name)
     check_keys(raw, "", where)
-    for section in ("data",):
-        if section not in raw:
-            raise ConfigError(f"{where}: the [{section}] section is missing")
+    if "data" not in raw:
+        raise ConfigError(f'{where}: the [data] section is missing (path = "data/...")')
     if ("model" in raw) == ("models" in raw):
         raise ConfigError(
             f"{where}: give one [model] section, or several [models.NAME] sections (not both)"
