@@ -164,6 +164,8 @@ def test_cli_run_errors_are_one_line(tmp_path, capsys):
     assert "Traceback" not in err and err.count("\n") == 1
     with pytest.raises(ConfigError):
         main(["--debug", "run", str(path)])
+    with pytest.raises(ConfigError):
+        main(["run", str(path), "--debug"])
 
 
 def test_init_creates_a_runnable_template(tmp_path, capsys):

@@ -110,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
         "--group-effects", action="store_true", help="also summarise every r_<group>[level,coef]"
     )
     fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    for sub in (describe, fit, run, init):  # --debug after the command works too
+        sub.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+        )
     return parser
 
 
