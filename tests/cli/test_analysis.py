@@ -142,7 +142,7 @@ def test_several_models_are_compared_in_one_report(tmp_path):
 def test_model_errors_name_the_section(tmp_path):
     path = tmp_path / "analysis.toml"
     path.write_text(SLEEP.replace("(Days | Subject)", "(Dayz | Subject)"))
-    with pytest.raises(ModelError, match=r"^\[models.slopes\]: .*'Dayz'.*did you mean 'Days'"):
+    with pytest.raises(DataError, match=r"^\[models.slopes\]: .*'Dayz'.*did you mean 'Days'"):
         run_analysis(path)
     path.write_text(SLEEP.replace("(Days | Subject)", "(Days | Subject) + I(open('x'))"))
     with pytest.raises(ModelError, match=r"calls 'open'"):
@@ -176,7 +176,7 @@ def test_init_creates_a_runnable_template(tmp_path, capsys):
     assert "# the file's columns: Reaction, Days, Subject" in text
     analysis = read_analysis(folder / "analysis.toml")  # the template itself is valid
     assert analysis.data.path == folder / "data" / "sleepstudy.csv"
-    with pytest.raises(ModelError, match="'x', which is not a column"):
+    with pytest.raises(DataError, match="'x', which is not a column"):
         run_analysis(folder / "analysis.toml")  # until the formula is filled in
     assert main(["init", str(folder)]) == 2
     assert "exists and is not empty" in capsys.readouterr().err

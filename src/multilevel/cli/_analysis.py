@@ -39,7 +39,7 @@ from .._errors import (
 from .._load import load
 from ..results import Fit, compare
 from ..results._persist import data_digest
-from ..results._recipe import check_recipe
+from ..results._recipe import UnknownColumnError, check_recipe
 from ..results._report import Image, analysis_page, document, draw, fit_sections
 from ._config import PLOTS, Analysis, ConfigError, DataSection, ModelSection, Outputs, read_analysis
 from ._expressions import evaluate
@@ -128,6 +128,8 @@ def _model(section: ModelSection, frame: pd.DataFrame, analysis: Analysis) -> Mo
     recipe = {"formula": section.formula, "dpars": dict(section.dpars), "priors": section.priors}
     try:
         check_recipe(recipe, frame.columns)  # before formulaic evaluates any term
+    except UnknownColumnError as err:
+        raise DataError(f"{place}: {err}") from None
     except FileFormatError as err:
         message = str(err).replace("a saved fit's terms", "terms")
         raise ModelError(f"{place}: {message}") from None

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from .._errors import FileFormatError, MultilevelError, did_you_mean
+from .._errors import DataError, FileFormatError, MultilevelError, did_you_mean
 from ..formula import parse_dpar_formula, parse_formula
 from ..priors import parse_prior
 
@@ -88,10 +88,15 @@ def check_recipe(recipe: dict[str, Any], columns: Iterable[Any]) -> None:
             check_terms(group.terms, columns)
             unknown = [c for c in group.factor if c not in columns]
             if unknown:
-                raise FileFormatError(f"grouping factor {_unknown(unknown[0], columns)}")
+                raise UnknownColumnError(f"grouping factor {_unknown(unknown[0], columns)}")
     for expr in [spec.response, *spec.additions.values()]:
         if expr not in columns and not _is_number(expr):
             check_terms(f"0 + {expr}", columns)
+
+
+class UnknownColumnError(FileFormatError, DataError):
+    """A formula names a column the data does not have: a FileFormatError for `load`, a
+    DataError for a formula from an analysis file."""
 
 
 def _unknown(name: str, columns: set[str]) -> str:
@@ -116,7 +121,7 @@ def check_terms(expr: str, columns: set[str]) -> None:
     for term in formula:
         for factor in term.factors:
             if factor.eval_method == Factor.EvalMethod.LOOKUP and factor.expr not in columns:
-                raise FileFormatError(f"the formula names {_unknown(factor.expr, columns)}")
+                raise UnknownColumnError(f"the formula names {_unknown(factor.expr, columns)}")
             if factor.eval_method == Factor.EvalMethod.PYTHON:
                 check_python(factor.expr, columns)
 
@@ -152,7 +157,9 @@ class _TermChecker:
                 return
             case ast.Name(id=name):
                 if name not in self.columns:
-                    raise self.fail(f"names {_unknown(name, self.columns)}")
+                    raise UnknownColumnError(
+                        f"the formula term '{self.expr}' names {_unknown(name, self.columns)}"
+                    )
             case ast.Call(func=func, args=args, keywords=keywords):
                 self.callee(func)
                 for arg in args:
