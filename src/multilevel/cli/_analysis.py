@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import warnings
 from collections.abc import Callable, Mapping
@@ -40,7 +39,7 @@ from .._load import load
 from ..results import Fit, compare
 from ..results._persist import data_digest
 from ..results._recipe import UnknownColumnError, check_recipe
-from ..results._report import Image, analysis_page, document, draw, fit_sections
+from ..results._report import Image, analysis_page, draw, page
 from ._config import PLOTS, Analysis, ConfigError, DataSection, ModelSection, Outputs, read_analysis
 from ._expressions import evaluate
 from ._files import apply_types, read_data
@@ -68,12 +67,14 @@ def run_analysis(
             echo(f"\n== model '{section.name}' ==")
         model = _model(section, frame, analysis)
         _check_conditional(model, analysis.outputs.conditional, section.name)
-        fit = fit_or_reuse(model, analysis.fit, out, refit, echo, progress)
-        images[section.name] = write_outputs(fit, model, out, analysis.outputs)
+        inputs = inputs_digest(model, analysis.fit)
+        fit = fit_or_reuse(model, analysis.fit, inputs, out, refit, echo, progress)
+        tables = result_tables(fit, analysis.outputs)
+        images[section.name] = write_outputs(fit, model, tables, inputs, out, analysis.outputs)
         for image in images[section.name]:
             if image.png is None:
                 echo(f"plot '{image.title}' not drawn: {image.note}")
-        _print_fit(fit, analysis.outputs, echo)
+        _print_fit(fit, tables, echo)
         fits[section.name] = fit
     comparison, note = compare_fits(fits)
     if comparison is not None:
@@ -131,8 +132,7 @@ def _model(section: ModelSection, frame: pd.DataFrame, analysis: Analysis) -> Mo
     except UnknownColumnError as err:
         raise DataError(f"{place}: {err}") from None
     except FileFormatError as err:
-        message = str(err).replace("a saved fit's terms", "terms")
-        raise ModelError(f"{place}: {message}") from None
+        raise ModelError(f"{place}: {err}") from None
     try:
         return Model(
             section.formula,
@@ -176,13 +176,14 @@ def inputs_digest(model: Model, settings: Mapping[str, Any]) -> dict[str, Any]:
 def fit_or_reuse(
     model: Model,
     settings: Mapping[str, Any],
+    inputs: Mapping[str, Any],
     folder: Path,
     refit: bool,
     echo: Printer = print,
     progress: bool | None = None,
 ) -> Fit:
-    """The saved fit in `folder` if its inputs match, else a new fit (saved there)."""
-    inputs = inputs_digest(model, settings)
+    """The saved fit in `folder` if its `inputs` (`inputs_digest`) match, else a new fit
+    (saved there)."""
     saved = _saved_digest(folder)
     if not refit and saved == inputs["sha256"]:
         try:
@@ -217,18 +218,33 @@ def _saved_digest(folder: Path) -> str | None:
 # The outputs.
 
 
-def write_outputs(fit: Fit, model: Model, folder: Path, outputs: Outputs) -> list[Image]:
+def result_tables(fit: Fit, outputs: Outputs) -> dict[str, pd.DataFrame]:
+    """The summary and, when asked, the hypotheses: written to CSV and printed."""
+    tables = {"summary": fit.summary(group_effects=outputs.group_effects)}
+    if outputs.hypotheses:
+        tables["hypotheses"] = fit.hypothesis(outputs.hypotheses)
+    return tables
+
+
+def write_outputs(
+    fit: Fit,
+    model: Model,
+    tables: Mapping[str, pd.DataFrame],
+    inputs: Mapping[str, Any],
+    folder: Path,
+    outputs: Outputs,
+) -> list[Image]:
     """The text, table and plot files of one fit; returns the plots for the report."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "describe.txt").write_text(model.describe() + "\n")
     model.priors().to_csv(folder / "priors.csv")
-    fit.summary(group_effects=outputs.group_effects).to_csv(folder / "summary.csv")
+    tables["summary"].to_csv(folder / "summary.csv")
     (folder / "diagnostics.txt").write_text(str(fit.diagnostics) + "\n")
-    if outputs.hypotheses:
-        fit.hypothesis(outputs.hypotheses).to_csv(folder / "hypotheses.csv", index=False)
+    if "hypotheses" in tables:
+        tables["hypotheses"].to_csv(folder / "hypotheses.csv", index=False)
     if outputs.predictions:
         _predictions(fit, outputs.predictions).to_csv(folder / "predictions.csv", index=False)
-    return _plots(fit, folder / "plots", outputs)
+    return _plots(fit, inputs["sha256"], folder / "plots", outputs)
 
 
 def _predictions(fit: Fit, source: bool | Path) -> pd.DataFrame:
@@ -239,15 +255,16 @@ def _predictions(fit: Fit, source: bool | Path) -> pd.DataFrame:
     return pd.concat([frame.reset_index(drop=True), summary.reset_index(drop=True)], axis=1)
 
 
-def _plots(fit: Fit, folder: Path, outputs: Outputs) -> list[Image]:
-    """Draw the plots asked for into `folder`; a rerun on the same saved fit that asks for the
-    same plots reads them back from `PLOTS_FILE` instead (drawing takes seconds each)."""
+def _plots(fit: Fit, digest: str, folder: Path, outputs: Outputs) -> list[Image]:
+    """Draw the plots asked for into `folder`; a rerun on the same saved fit (the inputs'
+    `digest` and the seed) that asks for the same plots reads them back from `PLOTS_FILE`
+    instead (drawing takes seconds each)."""
     requests = [(name, PLOTS[name], {}) for name in outputs.plots]
     requests += [
         (f"conditional_{effect.replace(':', '_x_')}", "plot_conditional", {"effects": effect})
         for effect in outputs.conditional
     ]
-    key = json.dumps([__version__, _saved_digest(folder.parent), fit.seed, requests])
+    key = json.dumps([__version__, digest, fit.seed, requests])
     if (images := _drawn(folder, key)) is not None:
         return images
     folder.mkdir(parents=True, exist_ok=True)
@@ -298,12 +315,12 @@ def compare_fits(fits: Mapping[str, Fit]) -> tuple[pd.DataFrame | None, str]:
     return table, " ".join(notes)
 
 
-def _print_fit(fit: Fit, outputs: Outputs, echo: Printer) -> None:
+def _print_fit(fit: Fit, tables: Mapping[str, pd.DataFrame], echo: Printer) -> None:
     with pd.option_context("display.width", 120, "display.max_rows", 500):
-        table = fit.summary(group_effects=outputs.group_effects).round(3).to_string()
-    echo(f"\nSummary (seed {fit.seed}):\n{table}")
-    if outputs.hypotheses:
-        hypotheses = fit.hypothesis(outputs.hypotheses).round(3).to_string(index=False)
+        summary = tables["summary"].round(3).to_string()
+    echo(f"\nSummary (seed {fit.seed}):\n{summary}")
+    if "hypotheses" in tables:
+        hypotheses = tables["hypotheses"].round(3).to_string(index=False)
         echo(f"\nHypotheses:\n{hypotheses}")
     echo(f"\nDiagnostics:\n{fit.diagnostics}")
 
@@ -317,8 +334,7 @@ def _write_report(
 ) -> None:
     if analysis.single:
         ((name, fit),) = fits.items()
-        body = f"<h1>{html.escape(analysis.title)}</h1>\n" + fit_sections(fit, images[name])
-        text = document(analysis.title, body)
+        text = page(fit, images[name], analysis.title)
     else:
         text = analysis_page(analysis.title, fits, images, comparison, note)
     path = analysis.outputs.folder / "report.html"

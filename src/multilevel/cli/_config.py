@@ -16,13 +16,14 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._api import ENGINES, METRICS, sampler_settings
+from .._api import ENGINES, METRICS, Model, sampler_settings
 from .._errors import MultilevelError, did_you_mean
 from ..design._data import NA_ACTIONS
 from ..families import FAMILIES
@@ -88,10 +89,12 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "hypotheses": ((list, dict), 'brms-style hypotheses, e.g. ["b_tx < 0"]; or name = ...'),
     },
 }
+#: `Model.fit`'s own defaults of the [fit] keys.
 FIT_DEFAULTS = {
-    "chains": 4, "warmup": 1000, "draws": 1000, "seed": None, "engine": "auto",
-    "target_accept": 0.8, "max_treedepth": 10, "metric": "diag",
-}  # fmt: skip
+    name: parameter.default
+    for name, parameter in inspect.signature(Model.fit).parameters.items()
+    if name in SCHEMA["fit"]
+}
 
 
 class ConfigError(MultilevelError):
@@ -133,7 +136,6 @@ class Outputs:
 class Analysis:
     """A validated analysis.toml; `single` when it has `[model]` rather than `[models.*]`."""
 
-    source: Path
     title: str
     data: DataSection
     models: tuple[ModelSection, ...]
@@ -163,7 +165,6 @@ def read_analysis(path: Path) -> Analysis:
     base = path.parent
     models = _models(raw, where, _priors(raw.get("priors", {}), where.sub("priors")))
     return Analysis(
-        source=path,
         title=raw.get("title", path.parent.resolve().name),
         data=_data(raw["data"], where.sub("data"), base),
         models=models,

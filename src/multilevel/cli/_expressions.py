@@ -41,14 +41,10 @@ def cut(values: pd.Series, breaks: list[float]) -> pd.Series:
         raise ExpressionError(
             f"cut: value(s) {shown} lie outside [{breaks[0]}, {breaks[-1]}); widen the breaks"
         )
-    labels = [f"[{_number(lo)}, {_number(hi)})" for lo, hi in itertools.pairwise(breaks)]
+    labels = [f"[{lo:g}, {hi:g})" for lo, hi in itertools.pairwise(breaks)]
     return pd.Series(
         pd.Categorical.from_codes(binned.cat.codes, labels, ordered=True), index=values.index
     )
-
-
-def _number(value: float) -> str:
-    return f"{value:g}"
 
 
 #: The functions an expression may call, by name.

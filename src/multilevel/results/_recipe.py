@@ -146,8 +146,8 @@ class _TermChecker:
 
     def fail(self, what: str) -> FileFormatError:
         return FileFormatError(
-            f"the formula term '{self.expr}' {what}; a saved fit's terms may use only its "
-            "columns, numbers, strings, arithmetic and comparisons, and the transforms "
+            f"the formula term '{self.expr}' {what}; a term may use only the data's columns, "
+            "numbers, strings, arithmetic and comparisons, and the transforms "
             f"{', '.join(sorted(TRANSFORM_FUNCTIONS))}, np.<maths> and contr.<contrast>"
         )
 

@@ -81,17 +81,22 @@ def report(fit: Fit, path: str | PathLike) -> None:
     write_atomic(Path(path), lambda handle: handle.write(text.encode("utf-8")))
 
 
-def page(fit: Fit) -> str:
-    """The whole report as one HTML document.
+def page(fit: Fit, images: Sequence[Image] | None = None, title: str | None = None) -> str:
+    """The whole report as one HTML document: `images` default to the plots of `PLOTS`, the
+    title to the formula.
 
     Example:
         >>> page(fit).startswith("<!DOCTYPE html>")  # doctest: +SKIP
         True
     """
-    formula = fit._model.design.formula.source
-    images = [draw(fit, method, title) for method, title in PLOTS]
-    body = f"<h1>multilevel fit: <code>{_e(formula)}</code></h1>\n" + fit_sections(fit, images)
-    return document(f"multilevel fit: {formula}", body)
+    if images is None:
+        images = [draw(fit, method, heading) for method, heading in PLOTS]
+    if title is None:
+        formula = fit._model.design.formula.source
+        title, heading = f"multilevel fit: {formula}", f"multilevel fit: <code>{_e(formula)}</code>"
+    else:
+        heading = _e(title)
+    return document(title, f"<h1>{heading}</h1>\n" + fit_sections(fit, images))
 
 
 def analysis_page(
@@ -324,16 +329,6 @@ def _number_format(column: str, value: object) -> str:
     return f"{value:.4g}"
 
 
-def figure_html(figure: Figure, alt: str) -> str:
-    """`figure` as an `<img>` with the PNG inline (base64); the figure is closed.
-
-    Example:
-        >>> figure_html(fit.plot_rank(), "Rank plots")[:33]  # doctest: +SKIP
-        '<img alt="Rank plots" src="data:'
-    """
-    return image_html(png_bytes(figure, DPI), alt)
-
-
 def png_bytes(figure: Figure, dpi: int) -> bytes:
     """`figure` as PNG; the figure is closed."""
     import matplotlib.pyplot as plt
@@ -371,7 +366,6 @@ __all__ = [
     "analysis_page",
     "document",
     "draw",
-    "figure_html",
     "html_table",
     "page",
     "png_bytes",
