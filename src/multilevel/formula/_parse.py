@@ -324,8 +324,8 @@ def _tildes(text: str) -> list[int]:
     Exactly one must be at the top level: a '~' inside parentheses, as in `y ~ (x ~ g)`
     or `(y ~ x)`, would make formulaic read a formula within the formula.
     """
-    found = [i for i, ch, _, code in _scan(text) if ch == "~" and not code]
-    nested = [i for i, ch, depth, code in _scan(text) if ch == "~" and depth > 0 and not code]
+    tildes = [(i, depth) for i, ch, depth, code in _scan(text) if ch == "~" and not code]
+    nested = [i for i, depth in tildes if depth > 0]
     if nested:
         raise FormulaError(
             "'~' inside parentheses: a formula has one '~', between the response and the "
@@ -333,7 +333,7 @@ def _tildes(text: str) -> list[int]:
             text,
             nested[0],
         )
-    return found
+    return [i for i, _ in tildes]
 
 
 def _matching_close(text: str, open_at: int) -> int:
