@@ -53,6 +53,7 @@ def program(
     `jax.export`, so that draws do not depend on whether the cache is on.
     """
     leaves, in_tree = jax.tree.flatten(args)
+    mesh = _mesh(leaves)
     key = hashlib.sha256(
         "\n".join(
             (
@@ -60,6 +61,7 @@ def program(
                 getattr(fn, "__name__", ""),
                 str(in_tree),
                 _signature(leaves),
+                _devices(mesh),
                 _versions(),
                 _source_hash(),
             )
@@ -67,7 +69,6 @@ def program(
     ).hexdigest()[:40]
     path = None if directory is None else directory / "programs" / f"{key}.jaxexport"
     exported = None if path is None else _load(path)
-    mesh = _mesh(leaves)
     shardings = None if mesh is None else [x.sharding for x in leaves]
     if exported is None:
 
@@ -90,6 +91,12 @@ def program(
         return jax.tree.unflatten(out_structure, call(*jax.tree.leaves(call_args)))
 
     return run
+
+
+def _devices(mesh: jax.sharding.Mesh | None) -> str:
+    """The devices an SPMD program is exported for: it can only be called on as many, so
+    processes with different device counts (a pool's workers) must not share it."""
+    return "one device" if mesh is None else f"mesh {dict(mesh.shape)}"
 
 
 def _mesh(leaves: list) -> jax.sharding.Mesh | None:
