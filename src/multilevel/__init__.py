@@ -10,6 +10,7 @@ from ._host import request_host_devices
 
 request_host_devices()
 
+from . import scenarios  # noqa: E402
 from ._api import Model, fit  # noqa: E402
 from ._errors import (  # noqa: E402
     DataError,
@@ -23,6 +24,15 @@ from ._errors import (  # noqa: E402
 from ._load import load  # noqa: E402
 from ._pooling import Pooling, pooling  # noqa: E402
 from .results import Fit, compare  # noqa: E402
+from .studies import (  # noqa: E402
+    PowerResult,
+    ReplicateError,
+    SBCResult,
+    Scenario,
+    power,
+    sbc,
+    simulate,
+)
 
 __version__ = "0.1.0"
 
@@ -35,11 +45,19 @@ __all__ = [
     "ModelError",
     "MultilevelError",
     "Pooling",
+    "PowerResult",
     "PriorError",
+    "ReplicateError",
+    "SBCResult",
     "SamplingWarning",
+    "Scenario",
     "__version__",
     "compare",
     "fit",
     "load",
     "pooling",
+    "power",
+    "sbc",
+    "scenarios",
+    "simulate",
 ]

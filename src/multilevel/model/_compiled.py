@@ -193,7 +193,10 @@ class CompiledModel:
         another term of the same factor) are drawn from their prior, which is exactly their
         posterior; `key` seeds those draws.
         """
-        values = constrain(theta, self.blocks, self.design, data)
+        return self.derived_values(constrain(theta, self.blocks, self.design, data), key, data)
+
+    def derived_values(self, values: Values, key: jax.Array, data: Data) -> dict[str, jax.Array]:
+        """`derived` of constrained values (a simulation's true values, say)."""
         out: dict[str, jax.Array] = {}
         for dpar, d in self.design.dpars.items():
             if dpar == "mu" and self.family.ordinal:

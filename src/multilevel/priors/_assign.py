@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .._errors import PriorError, did_you_mean
-from ._language import DISTRIBUTIONS, PriorSpec, parse_prior
+from ._language import DISTRIBUTIONS, PriorSpec, parse_prior, prior_statement
 
 #: The prior classes; "Intercept" is the intercept of centred predictors, as in brms.
 CLASSES = ("b", "Intercept", "sd", "sigma", "cor")
@@ -196,3 +196,18 @@ def _interval_on_parameter(spec: PriorSpec) -> tuple[float, float]:
 def _order(name: str) -> tuple[int, str]:
     first = name.split("_")[0]
     return (CLASSES.index(first) if first in CLASSES else len(CLASSES), name)
+
+
+def frozen_statement(prior: AssignedPrior) -> str:
+    """A statement that gives `prior`'s slot exactly this prior, whatever the data: a
+    default prior scaled to one data set, written out for every other data set.
+
+    Example:
+        >>> p = AssignedPrior(sd_slot("sd_g__x", "mu", "g", "x"),
+        ...     PriorSpec("sd", "student_t", (3.0, 0.0, 2.5)), "default", 0.0, math.inf)
+        >>> frozen_statement(p)
+        'sd_g__x ~ student_t(3.0, 0.0, 2.5)'
+    """
+    target = prior.slot.selectors[1][0] if prior.original_scale else prior.slot.name
+    spec = prior.spec
+    return prior_statement(PriorSpec(target, spec.dist, spec.args, spec.power))
