@@ -1,8 +1,9 @@
 """analysis.toml: read and validated into an `Analysis`, one clear message per mistake.
 
-The file has sections `[data]`, `[model]` (or several `[models.NAME]`), `[priors]`, `[fit]`
-and `[outputs]`; `SCHEMA` lists every key with its type and meaning, and `multilevel init`
-writes a commented template of it. Paths are relative to the file's folder.
+The file has sections `[data]`, `[model]` (or several `[models.NAME]`), `[priors]`, `[fit]`,
+`[outputs]` and `[sbc]` (read by `multilevel sbc` only); `SCHEMA` lists every key with its
+type and meaning, and `multilevel init` writes a commented template of it. Paths are
+relative to the file's folder.
 
 Example:
     >>> from pathlib import Path
@@ -27,6 +28,7 @@ from .._api import ENGINES, METRICS, Model, sampler_settings
 from .._errors import MultilevelError, did_you_mean
 from ..design._data import NA_ACTIONS
 from ..families import FAMILIES
+from ..studies._power import FIT_DEFAULTS as STUDY_FIT_DEFAULTS
 
 #: The outputs' plots, by name: the Fit method that draws each.
 PLOTS = {
@@ -39,6 +41,18 @@ PLOTS = {
 DEFAULT_PLOTS = ("trace", "rank", "group_effects", "ppc")
 #: Distributional parameters a model section may give a formula, over all families.
 DPARS = sorted({aux.name for family in FAMILIES.values() for aux in family.aux})
+#: The sampler keys of a study's many fits (`ml.power`, `ml.sbc`), which have their own
+#: defaults: short chains, as each fit needs a good interval, not a long chain.
+STUDY_FIT_SCHEMA: dict[str, tuple[tuple[type, ...], str]] = {
+    "chains": ((int,), f"chains per fit (default {STUDY_FIT_DEFAULTS['chains']})"),
+    "warmup": ((int,), f"warmup iterations per chain (default {STUDY_FIT_DEFAULTS['warmup']})"),
+    "draws": ((int,), f"draws per chain (default {STUDY_FIT_DEFAULTS['draws']})"),
+    "target_accept": (
+        (float, int),
+        f"NUTS target acceptance (default {STUDY_FIT_DEFAULTS['target_accept']})",
+    ),
+    "engine": ((str,), f"one of {ENGINES} (default {STUDY_FIT_DEFAULTS['engine']})"),
+}
 
 #: Every section's keys: (accepted types, what the key is). Types are TOML's as Python's.
 SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
@@ -50,6 +64,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         "priors": ((dict,), 'priors of every model: parameter = "distribution(args)"'),
         "fit": ((dict,), "sampler settings"),
         "outputs": ((dict,), "what to write into the results folder"),
+        "sbc": ((dict,), "simulation-based calibration settings, for `multilevel sbc`"),
     },
     "data": {
         "path": ((str,), "a CSV (.csv, .tsv) or Parquet (.parquet) file"),
@@ -87,6 +102,12 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
         ),
         "group_effects": ((bool,), "summary.csv also lists every group effect r_<group>[...]"),
         "hypotheses": ((list, dict), 'brms-style hypotheses, e.g. ["b_tx < 0"]; or name = ...'),
+    },
+    "sbc": {
+        "replicates": ((int,), "simulated data sets (default 200)"),
+        "seed": ((int,), "seeds every replicate (default: the [fit] seed)"),
+        "ranks_of": ((int,), "posterior draws each true value is ranked among (default 99)"),
+        **STUDY_FIT_SCHEMA,
     },
 }
 #: `Model.fit`'s own defaults of the [fit] keys.
@@ -142,18 +163,12 @@ class Analysis:
     fit: Mapping[str, Any]
     outputs: Outputs
     single: bool
+    sbc: Mapping[str, Any] = field(default_factory=dict)
 
 
 def read_analysis(path: Path) -> Analysis:
     """The analysis described by the TOML file at `path`."""
-    if not path.is_file():
-        raise ConfigError(f"no such analysis file: {path}")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path} is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path} is not valid TOML: {err}") from None
+    raw = read_toml(path, "analysis")
     where = _Where(path.name)
     check_keys(raw, "", where)
     if "data" not in raw:
@@ -164,6 +179,7 @@ def read_analysis(path: Path) -> Analysis:
         )
     base = path.parent
     models = _models(raw, where, _priors(raw.get("priors", {}), where.sub("priors")))
+    check_keys(raw.get("sbc", {}), "sbc", where.sub("sbc"))
     return Analysis(
         title=raw.get("title", path.parent.resolve().name),
         data=_data(raw["data"], where.sub("data"), base),
@@ -171,7 +187,20 @@ def read_analysis(path: Path) -> Analysis:
         fit=_fit(raw.get("fit", {}), where.sub("fit")),
         outputs=_outputs(raw.get("outputs", {}), where.sub("outputs"), base),
         single="model" in raw,
+        sbc=dict(raw.get("sbc", {})),
     )
+
+
+def read_toml(path: Path, kind: str) -> dict[str, Any]:
+    """The TOML file at `path` as a dict; `kind` names the file in the messages."""
+    if not path.is_file():
+        raise ConfigError(f"no such {kind} file: {path}")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path} is not valid TOML: {err}") from None
 
 
 @dataclass(frozen=True)
@@ -186,9 +215,14 @@ class _Where:
         return f"{self.file} [{self.section}]" if self.section else self.file
 
 
-def check_keys(table: Mapping[str, Any], schema: str, where: _Where) -> None:
-    """Fail on the first key `SCHEMA[schema]` does not know, or of the wrong type."""
-    keys = SCHEMA[schema]
+def check_keys(
+    table: Mapping[str, Any],
+    schema: str | Mapping[str, tuple[tuple[type, ...], str]],
+    where: _Where,
+) -> None:
+    """Fail on the first key `SCHEMA[schema]` (or the table `schema`) does not know, or of
+    the wrong type."""
+    keys = SCHEMA[schema] if isinstance(schema, str) else schema
     for key, value in table.items():
         if key not in keys:
             raise ConfigError(

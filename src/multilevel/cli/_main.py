@@ -1,12 +1,13 @@
-"""`multilevel` on the command line: describe and fit a model from a data file, and run
-or start an analysis folder (`run analysis.toml`, `init NAME`)."""
+"""`multilevel` on the command line: describe and fit a model from a data file, run or
+start an analysis folder (`run analysis.toml`, `init NAME`), and run many fits (`power
+design.toml`, `sbc analysis.toml`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,7 @@ from .._errors import MultilevelError, SamplingWarning
 from ._analysis import run_analysis
 from ._files import read_data
 from ._scaffold import init_analysis
+from ._studies import run_power, run_sbc
 
 DESCRIPTION = """\
 Bayesian multilevel regression in lme4/brms syntax, fitted by NUTS on JAX.
@@ -47,6 +49,8 @@ EXAMPLES = """\
 examples:
   multilevel init my-study --data trial.csv      # a folder with analysis.toml, data/, README
   multilevel run my-study/analysis.toml          # writes my-study/results/
+  multilevel power power.toml --workers 8        # power by simulation: results/power/
+  multilevel sbc my-study/analysis.toml          # calibrates its model: my-study/results/sbc/
   multilevel describe sleep.csv "Reaction ~ Days + (Days | Subject)"
   multilevel fit trial.csv "y ~ tx + (0 + tx | cluster)" --sigma "~ tx" \\
       --prior "b ~ normal(0, 1000)" --prior "sd_cluster__tx^2 ~ inv_gamma(0.01, 0.01)" --seed 1
@@ -85,6 +89,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     init.add_argument("name", type=Path, help="the new folder")
     init.add_argument("--data", type=Path, help="a CSV or Parquet file to copy into data/")
+    power = commands.add_parser(
+        "power", help="a power analysis by simulation, as a design.toml describes it"
+    )
+    power.add_argument("design", type=Path, help="the design.toml file")
+    sbc = commands.add_parser(
+        "sbc", help="simulation-based calibration of an analysis.toml's model ([sbc] settings)"
+    )
+    sbc.add_argument("analysis", type=Path, help="the analysis.toml file")
+    sbc.add_argument("--model", help="the [models.NAME] to calibrate, when there are several")
+    for sub in (power, sbc):
+        _study_arguments(sub)
     fit.add_argument("--chains", type=int, default=4, help="number of chains (default 4)")
     fit.add_argument("--warmup", type=int, default=1000, help="warmup iterations per chain")
     fit.add_argument("--draws", type=int, default=1000, help="draws per chain after warmup")
@@ -110,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
         "--group-effects", action="store_true", help="also summarise every r_<group>[level,coef]"
     )
     fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    for sub in (describe, fit, run, init):  # --debug after the command works too
+    for sub in (describe, fit, run, init, power, sbc):  # --debug after the command works too
         sub.add_argument(
             "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
         )
@@ -141,6 +156,43 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _study_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--replicates", type=_whole_number(1), metavar="N", help="replicates (overrides the file's)"
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=_whole_number(0),
+        metavar="N",
+        help="local worker processes (default: one per core; 0: this process)",
+    )
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS", help="a Dask scheduler, e.g. tcp://host:8786"
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show the progress line (default: when stderr is a terminal)",
+    )
+
+
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
+        return value
+
+    return parse
+
+
 def _model(args: argparse.Namespace) -> Model:
     dpars = {"sigma": args.sigma} if args.sigma else {}
     for item in args.dpar:
@@ -162,6 +214,18 @@ def _model(args: argparse.Namespace) -> Model:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "run":
         run_analysis(args.analysis, refit=args.refit, progress=False if args.no_progress else None)
+        return 0
+    if args.command in ("power", "sbc"):
+        common = {
+            "workers": args.workers,
+            "scheduler": args.scheduler,
+            "replicates": args.replicates,
+            "progress": args.progress,
+        }
+        if args.command == "power":
+            run_power(args.design, **common)
+        else:
+            run_sbc(args.analysis, args.model, **common)
         return 0
     if args.command == "init":
         folder = init_analysis(args.name, args.data)

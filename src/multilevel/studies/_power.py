@@ -62,12 +62,28 @@ class PowerStudy:
         text = json.dumps(self.describe(), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
+    def design(self, rng: np.random.Generator, point: int) -> pd.DataFrame:
+        """The layout's rows at a grid point; its failure names the layout and the sizes."""
+        sizes = self.points[point]
+        try:
+            frame = self.scenario.layout(rng, **sizes)
+        except Exception as error:
+            raise ModelError(
+                f"the layout {_function_identity(self.scenario.layout).split(':')[0]} failed "
+                f"for the sizes {sizes}: {type(error).__name__}: {error}"
+            ) from error
+        if not isinstance(frame, pd.DataFrame):
+            raise ModelError(
+                f"the layout must return a pandas DataFrame, got {type(frame).__name__}"
+            )
+        return frame
+
     def run(self, task: Task) -> Row:
         s = self.scenario
         data_seq, sim_seq, fit_seq = np.random.SeedSequence(
             [self.seed, task.point, task.replicate]
         ).spawn(3)
-        design = s.layout(np.random.default_rng(data_seq), **self.points[task.point])
+        design = self.design(np.random.default_rng(data_seq), task.point)
         truth_model = simulation_model(s.formula, design, s.family, s.link, s.dpars)
         y, _ = simulate_response(
             truth_model, blocks_from_truth(truth_model, s.truth), _key(sim_seq)
@@ -241,7 +257,7 @@ def _check_first_replicate(study: PowerStudy) -> None:
     """Build the first replicate's data and model here, so that a mistake in the scenario
     is one error before any worker starts, not one per replicate."""
     s = study.scenario
-    design = s.layout(np.random.default_rng(0), **study.points[0])
+    design = study.design(np.random.default_rng(0), 0)
     truth_model = simulation_model(s.formula, design, s.family, s.link, s.dpars)
     blocks_from_truth(truth_model, s.truth)
     data = with_response(truth_model, design, np.asarray(truth_model.observed, dtype=float))
