@@ -41,7 +41,7 @@ class Checkpoint:
                 )
         else:
             content = {"kind": study.kind, "digest": digest, "study": study.describe()}
-            _write_json(manifest, content)
+            _write_json(manifest, content, sort_keys=True)
         return cls(folder)
 
     def rows(self) -> dict[str, Row]:
@@ -52,8 +52,9 @@ class Checkpoint:
         _write_json(self.folder / "replicates" / f"{name}.json", row)
 
 
-def _write_json(path: Path, content: Any) -> None:
-    text = json.dumps(content, indent=1, sort_keys=True, default=str).encode()
+def _write_json(path: Path, content: Any, sort_keys: bool = False) -> None:
+    """A row keeps its keys' order, so that rows read back line up with fresh ones."""
+    text = json.dumps(content, indent=1, sort_keys=sort_keys, default=str).encode()
     write_atomic(path, lambda handle: handle.write(text))
 
 

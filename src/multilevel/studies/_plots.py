@@ -102,6 +102,7 @@ def _ecdf_difference(ax, ranks: np.ndarray, ranks_of: int) -> None:
     scaled = (ranks + 0.5) / (ranks_of + 1)
     az.plot_ecdf(
         scaled,
+        eval_points=np.linspace(0, 1, min(ranks_of + 2, 101)),
         cdf=stats.uniform(0, 1).cdf,
         difference=True,
         confidence_bands=True,
