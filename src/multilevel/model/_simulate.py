@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._errors import ModelError
 from ._compiled import CompiledModel
 from ._layout import effects_shape
 from ._logdensity import Data, Values, distribution_parameters, model_data
@@ -60,4 +61,20 @@ def simulate_response(
     arrays = {k: jnp.asarray(v, dtype=float) for k, v in blocks.items()}
     rows = model_data(model.design, np.zeros(model.design.n_rows), model.blocks)
     y, derived = program(arrays, key, rows)
-    return np.asarray(y), {k: np.asarray(v) for k, v in derived.items()}
+    y = np.asarray(y)
+    _check_finite(y, model)
+    return y, {k: np.asarray(v) for k, v in derived.items()}
+
+
+def _check_finite(y: np.ndarray, model: CompiledModel) -> None:
+    """Values that give no response (a negative mean through gamma's inverse link, say)
+    are an error, never NaN rows."""
+    bad = np.flatnonzero(~np.isfinite(y))
+    if bad.size:
+        family = model.family
+        raise ModelError(
+            f"the parameter values give no valid {family.name} response on {bad.size} of "
+            f"{y.size} rows (the first: row {bad[0]}): the linear predictors leave the "
+            f"support of the family's parameters; check the values and the link (mu's is "
+            f"{family.mu_link})"
+        )
