@@ -81,7 +81,7 @@ def test_truncation_to_bounds_is_the_conditional_distribution():
 def test_a_flat_prior_cannot_be_drawn():
     from multilevel import PriorError
 
-    with pytest.raises(PriorError, match="b_x.*only proper priors"):
+    with pytest.raises(PriorError, match=r"b_x.*only proper priors"):
         draw_prior(prior("flat", ()), np.random.default_rng(0))
 
 
