@@ -483,7 +483,8 @@ def dask_client(address: str | None) -> Iterator[Any]:
         from distributed import Client
     except ImportError:
         raise MultilevelError(
-            '--scheduler runs the fits on a Dask cluster: pip install "dask[distributed]"'
+            "--scheduler runs the fits on a Dask cluster, which needs Dask: pip install "
+            "'multilevel[dask]' (or 'dask[distributed]')"
         ) from None
     with Client(address) as client:
         yield client
