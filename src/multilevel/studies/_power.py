@@ -18,11 +18,10 @@ import pandas as pd
 
 from .._api import Model, sampler_settings
 from .._errors import ModelError
-from ..model._simulate import simulate_response
 from ..model._values import blocks_from_truth
 from ._execute import Row, Task, run_study
 from ._scenario import Scenario
-from ._simulate import _key, _seed_or_draw, simulation_model, with_response
+from ._simulate import _seed_or_draw, draw_response, simulation_model, with_response
 
 #: The sampler's settings in a study (each fit needs a good interval, not a long chain:
 #: 1000 draws put the Monte Carlo error of a 95% interval's ends near 0.05 sd).
@@ -85,9 +84,7 @@ class PowerStudy:
         ).spawn(3)
         design = self.design(np.random.default_rng(data_seq), task.point)
         truth_model = simulation_model(s.formula, design, s.family, s.link, s.dpars)
-        y, _ = simulate_response(
-            truth_model, blocks_from_truth(truth_model, s.truth), _key(sim_seq)
-        )
+        y, _ = draw_response(truth_model, blocks_from_truth(truth_model, s.truth), sim_seq)
         data = with_response(truth_model, design, y)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # sampler warnings are counted in the row

@@ -18,12 +18,11 @@ from scipy import stats
 from .._api import Model
 from .._errors import ModelError
 from ..model import CompiledModel
-from ..model._simulate import simulate_response
 from ..model._values import blocks_from_prior
 from ..priors._assign import frozen_statement
 from ._execute import Row, Task, run_study
 from ._power import _check_replicates, _study_seed, study_fit_settings
-from ._simulate import _key, with_response
+from ._simulate import draw_response, with_response
 
 #: Models rebuilt in a worker, by study digest: one per study, not one per replicate.
 _MODELS: dict[str, CompiledModel] = {}
@@ -66,7 +65,7 @@ class SBCStudy:
         prior_seq, sim_seq, fit_seq = np.random.SeedSequence([self.seed, task.replicate]).spawn(3)
         model = self.prior_model()
         blocks = blocks_from_prior(model, np.random.default_rng(prior_seq))
-        y, truth = simulate_response(model, blocks, _key(sim_seq))
+        y, truth = draw_response(model, blocks, sim_seq)
         data = with_response(model, self.data, y)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # sampler warnings are counted in the row

@@ -16,6 +16,7 @@ from ..design import as_frame
 from ..design._newdata import encode_new
 from ..families._responses import ordinal_levels
 from ..formula import parse_formula
+from ..inference import configure_cache
 from ..model import CompiledModel
 from ..model._predict import NEW_GROUPS
 from ..model._simulate import simulate_response
@@ -80,8 +81,17 @@ def simulate(
     if data is None or truth is None:
         raise ModelError("a simulation from a formula needs the design (data) and the truth")
     model = simulation_model(source, data, family, link, dpars, _n_levels(truth))
-    y, _ = simulate_response(model, blocks_from_truth(model, truth), _key(_seed_or_draw(seed)))
+    y, _ = draw_response(model, blocks_from_truth(model, truth), _seed_or_draw(seed))
     return with_response(model, as_frame(data), y)
+
+
+def draw_response(
+    model: CompiledModel, blocks: dict[str, np.ndarray], seed: int | np.random.SeedSequence
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """`model.simulate_response` seeded by `seed`, its program kept in the persistent cache
+    (a study's first replicate in each worker would otherwise compile it)."""
+    configure_cache()
+    return simulate_response(model, blocks, _key(seed))
 
 
 def simulation_model(
