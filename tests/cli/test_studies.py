@@ -197,7 +197,7 @@ def test_scheduler_without_dask_says_how_to_install_it(tmp_path, capsys, monkeyp
     monkeypatch.setitem(sys.modules, "distributed", None)
     path = _write(tmp_path, "design.toml", DESIGN)
     err = _error(capsys, ["power", str(path), "--scheduler", "tcp://localhost:1"])
-    assert 'pip install "dask[distributed]"' in err
+    assert "pip install 'multilevel[dask]'" in err
 
 
 def test_workers_and_scheduler_exclude_each_other(tmp_path):

@@ -27,10 +27,9 @@ def study(**keywords):
     return ml.power(SCENARIO, SIZES, replicates=4, seed=5, progress=False, **TINY, **keywords)
 
 
-def test_local_pool_and_dask_cluster_give_the_table_of_this_process():
+def test_a_dask_cluster_gives_the_table_of_the_local_pool():
     distributed = pytest.importorskip("distributed")
-    inline = study(workers=0)
-    pool = study(workers=2)
+    pool = study(workers=1)
     with (
         distributed.LocalCluster(
             n_workers=2,
@@ -43,12 +42,12 @@ def test_local_pool_and_dask_cluster_give_the_table_of_this_process():
     ):
         on_dask = study(client=client)
     # Rows are seeded from (seed, point, replicate) and the draws do not depend on the
-    # device count, so the numbers are equal, not close.
-    for other in (pool, on_dask):
-        pd.testing.assert_frame_equal(inline.table, other.table)
-        pd.testing.assert_frame_equal(inline.replicates[ESTIMATES], other.replicates[ESTIMATES])
-    assert inline.replicates["worker"].nunique() == 1
-    assert pool.replicates["worker"].nunique() == 2
+    # device count, so the numbers are equal, not close. (A pool of one worker has this
+    # machine's device count, as Dask's workers do: they load its compiled programs.)
+    pd.testing.assert_frame_equal(pool.table, on_dask.table)
+    pd.testing.assert_frame_equal(pool.replicates[ESTIMATES], on_dask.replicates[ESTIMATES])
+    assert pool.replicates["worker"].nunique() == 1
+    assert not pool.replicates["worker"].str.endswith(f":{os.getpid()}").any()
 
 
 SCRIPT = """

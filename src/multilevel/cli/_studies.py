@@ -110,7 +110,7 @@ DESIGN_SCHEMA: dict[str, Schema] = {
 
 
 @dataclass(frozen=True)
-class Design:
+class DesignFile:
     """A validated design file."""
 
     title: str
@@ -126,7 +126,7 @@ class Design:
 # The design file.
 
 
-def read_design(path: Path) -> Design:
+def read_design(path: Path) -> DesignFile:
     """The power study described by the TOML file at `path`."""
     raw = read_toml(path, "design")
     where = _Where(path.name)
@@ -152,7 +152,7 @@ def read_design(path: Path) -> Design:
         raise ConfigError(f"{place} prob: a number between 0 and 1, got {prob!r}")
     outputs = raw.get("outputs", {})
     check_keys(outputs, DESIGN_SCHEMA["outputs"], where.sub("outputs"))
-    return Design(
+    return DesignFile(
         title=raw.get("title", scenario.name or path.stem),
         scenario=scenario,
         sizes=sizes,

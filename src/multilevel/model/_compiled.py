@@ -23,7 +23,7 @@ from ._engine import (
     plan_or_reason,
     term_effects,
 )
-from ._layout import Block, fixed_name, layout, sd_name, threshold_name
+from ._layout import Block, correlation_labels, fixed_name, layout, sd_name, threshold_name
 from ._logdensity import (
     Data,
     Values,
@@ -232,15 +232,8 @@ class CompiledModel:
 def _correlations(L: jax.Array, design: Design, term: int) -> dict[str, jax.Array]:
     """brms's `cor_<group>__<coef>__<coef>` of a term, or of a `|id|` set across formulas
     (`cor_subject__Intercept__sigma_Intercept`)."""
-    link = design.link_of(term)
-    terms = link.terms if link is not None else (term,)
-    labels = [
-        c if design.groups[t].dpar == "mu" else f"{design.groups[t].dpar}_{c}"
-        for t in terms
-        for c in design.groups[t].coefs
-    ]
+    group, labels = correlation_labels(design, term)
     corr = L @ L.T
-    group = design.groups[term].group
     return {
         f"cor_{group}__{labels[a]}__{labels[b]}": corr[a, b]
         for a in range(len(labels))

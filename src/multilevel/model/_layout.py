@@ -72,6 +72,20 @@ def fixed_name(dpar: str, coef: str) -> str:
     return f"b_{coef}" if dpar == "mu" else f"b_{dpar}_{coef}"
 
 
+def correlation_labels(design: Design, term: int) -> tuple[str, list[str]]:
+    """The group and the coefficient labels of the correlation matrix `term` carries:
+    brms's `cor_<group>__<label>__<label>`, with a `|id|` set's other formulas' labels
+    prefixed by their parameter (`sigma_Intercept`)."""
+    link = design.link_of(term)
+    terms = link.terms if link is not None else (term,)
+    labels = [
+        c if design.groups[t].dpar == "mu" else f"{design.groups[t].dpar}_{c}"
+        for t in terms
+        for c in design.groups[t].coefs
+    ]
+    return design.groups[term].group, labels
+
+
 def threshold_name(k: int) -> str:
     """brms's name of the k-th threshold (1-based) of an ordinal model."""
     return f"Intercept[{k}]"

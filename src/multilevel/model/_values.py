@@ -10,7 +10,7 @@ import numpy as np
 from .._errors import ModelError, did_you_mean
 from ..priors._draw import draw_lkj_cholesky, draw_prior
 from ._compiled import CompiledModel
-from ._layout import correlation_size, fixed_name, sd_name, threshold_name
+from ._layout import correlation_labels, correlation_size, fixed_name, sd_name, threshold_name
 
 Blocks = dict[str, np.ndarray]
 
@@ -18,17 +18,11 @@ Blocks = dict[str, np.ndarray]
 ORDER_TRIES = 10_000
 
 
-def truth_names(model: CompiledModel) -> tuple[str, ...]:
-    """The values a simulation needs: every scalar of the fit's summary (b_*, sd_*, cor_*,
-    auxiliary parameters), brms's names."""
-    return tuple(name for name in model.scalar_names)
-
-
 def blocks_from_truth(model: CompiledModel, truth: Mapping[str, float]) -> Blocks:
     """The blocks of the values in `truth` (brms names, `b_Intercept` on the original scale
-    of the predictors); one ModelError names every missing or unknown value."""
-    names = truth_names(model)
-    _check_names(names, truth)
+    of the predictors): every scalar of the fit's summary. One ModelError names the missing
+    or unknown values."""
+    _check_names(model.scalar_names, truth)
     value = {k: float(v) for k, v in truth.items()}
     blocks: Blocks = {}
     means = _means(model)
@@ -125,15 +119,7 @@ def _increasing(values: np.ndarray, names: str) -> np.ndarray:
 
 
 def _cholesky(model: CompiledModel, term: int, value: dict[str, float]) -> np.ndarray:
-    design = model.design
-    link = design.link_of(term)
-    terms = link.terms if link is not None else (term,)
-    labels = [
-        c if design.groups[t].dpar == "mu" else f"{design.groups[t].dpar}_{c}"
-        for t in terms
-        for c in design.groups[t].coefs
-    ]
-    group = design.groups[term].group
+    group, labels = correlation_labels(model.design, term)
     corr = np.eye(len(labels))
     for a in range(len(labels)):
         for b in range(a + 1, len(labels)):

@@ -3,7 +3,8 @@
 For each replicate, parameters are drawn from the prior, data simulated from them, and the
 model fitted; the rank of the true value among (thinned) posterior draws is uniform when
 sampler and model are right. 200 replicates take several minutes: marked slow, run with
-`python -m pytest -m slow tests/test_sbc.py`.
+`python -m pytest -m slow tests/test_calibration_marginal.py` (a route independent of
+`ml.sbc`: truth, data and ranks written out here).
 """
 
 from __future__ import annotations
