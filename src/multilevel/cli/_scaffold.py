@@ -60,6 +60,12 @@ plots = ["trace", "rank", "group_effects", "ppc"]   # and prior_posterior
 # conditional = ["x"]           # conditional-effects plots
 report = true                   # results/report.html
 predictions = false             # true: results/predictions.csv; or a file of new rows
+
+# Simulation-based calibration (`multilevel sbc analysis.toml`): does the model recover its
+# own parameters? Needs proper priors on every parameter (set [priors] b).
+# [sbc]
+# replicates = 200
+# seed = 1
 """
 
 README = """\
@@ -77,6 +83,7 @@ Run it:
 ```bash
 multilevel run analysis.toml          # writes results/
 multilevel run analysis.toml --refit  # fit again even if nothing changed
+multilevel sbc analysis.toml          # calibration: results/sbc/ (see [sbc])
 ```
 
 `results/` holds `describe.txt` (the model in statistical notation: did I specify it
