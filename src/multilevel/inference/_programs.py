@@ -22,13 +22,14 @@ from typing import Any
 import jax
 from jax import export
 
+from .._recent import Recent
+
 Program = Callable[..., Any]
 
 #: Programs ready to call in this process, by key, most recently used last: a second fit of
 #: the same structure (a study's next replicate) neither lowers the program nor reads the
 #: executable back from the persistent cache (about 0.2 s each).
-_LOADED: dict[str, Program] = {}
-MAX_LOADED = 32
+_LOADED: Recent[Program] = Recent(32)
 
 
 @cache
@@ -73,9 +74,13 @@ def program(
             )
         ).encode()
     ).hexdigest()[:40]
-    if key in _LOADED:
-        _LOADED[key] = _LOADED.pop(key)
-        return _LOADED[key]
+    return _LOADED.get(
+        key, lambda: _ready(fn, leaves, in_tree, out_structure, mesh, key, directory)
+    )
+
+
+def _ready(fn, leaves, in_tree, out_structure, mesh, key: str, directory: Path | None) -> Program:
+    """The program of `key`, loaded from `directory` or exported (and stored) there."""
     path = None if directory is None else directory / "programs" / f"{key}.jaxexport"
     exported = None if path is None else _load(path)
     shardings = None if mesh is None else [x.sharding for x in leaves]
@@ -99,9 +104,6 @@ def program(
     def run(*call_args):
         return jax.tree.unflatten(out_structure, call(*jax.tree.leaves(call_args)))
 
-    _LOADED[key] = run
-    while len(_LOADED) > MAX_LOADED:
-        _LOADED.pop(next(iter(_LOADED)))
     return run
 
 

@@ -14,14 +14,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ModelError
+from .._recent import Recent
 from ._compiled import CompiledModel
 from ._layout import effects_shape
 from ._logdensity import Data, Values, distribution_parameters, model_data
 
 #: Compiled simulations by model fingerprint, most recently used last: replicates of one
 #: design share the structure, so a study compiles one program per design size.
-_PROGRAMS: dict[str, Callable] = {}
-MAX_PROGRAMS = 16
+_PROGRAMS: Recent[Callable] = Recent(16)
 
 Blocks = dict[str, np.ndarray]
 
@@ -52,12 +52,7 @@ def simulate_response(
     model: CompiledModel, blocks: Blocks, key: jax.Array
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """One simulated response on the model's rows and the values it was drawn from."""
-    program = _PROGRAMS.pop(model.fingerprint, None)
-    if program is None:
-        program = jax.jit(simulation_function(model))
-    _PROGRAMS[model.fingerprint] = program
-    while len(_PROGRAMS) > MAX_PROGRAMS:
-        _PROGRAMS.pop(next(iter(_PROGRAMS)))
+    program = _PROGRAMS.get(model.fingerprint, lambda: jax.jit(simulation_function(model)))
     arrays = {k: jnp.asarray(v, dtype=float) for k, v in blocks.items()}
     rows = model_data(model.design, np.zeros(model.design.n_rows), model.blocks)
     y, derived = program(arrays, key, rows)

@@ -14,6 +14,7 @@ import xarray as xr
 from threadpoolctl import threadpool_limits
 
 from .._errors import DataError, ModelError, did_you_mean
+from .._recent import Recent
 from ..design import Design
 from ..design._newdata import encode_new
 from ..families._responses import ordinal_levels
@@ -38,8 +39,7 @@ PREDICT_STREAM = 2
 #: structure, the kind of prediction and the numbers of new rows and new levels, never on
 #: the values of the new rows, which are its arguments; so a second prediction of the same
 #: shape (a plot's grid, a loaded fit) compiles nothing.
-_PROGRAMS: dict[tuple, Any] = {}
-MAX_PROGRAMS = 16
+_PROGRAMS: Recent[Any] = Recent(16)
 
 
 @dataclass(frozen=True)
@@ -149,13 +149,12 @@ def run_prediction(
     effects = tuple(e.reshape(chains * n_draws, *e.shape[2:]) for e in effects)
     keys = draw_keys(seed, chains * n_draws, PREDICT_STREAM)
     key = (model.fingerprint, kind, new_groups, dpar, transform, new.n_rows, *levels.n_new)
-    program = _PROGRAMS.pop(key, None)
-    if program is None:
-        function = prediction_function(model, new, levels, kind, new_groups, dpar, transform)
-        program = jax.jit(map_draws(function))
-    _PROGRAMS[key] = program
-    while len(_PROGRAMS) > MAX_PROGRAMS:
-        _PROGRAMS.pop(next(iter(_PROGRAMS)))
+    program = _PROGRAMS.get(
+        key,
+        lambda: jax.jit(
+            map_draws(prediction_function(model, new, levels, kind, new_groups, dpar, transform))
+        ),
+    )
     with threadpool_limits(limits=1, user_api="blas"):
         values = program(flat, keys, effects, prediction_data(model, new, levels))
     values = np.asarray(values)
