@@ -126,12 +126,17 @@ class CompiledModel:
             return build_log_density(self.blocks, self.collapsed.design, counts)
         return build_log_density(self.blocks, self.design, self.family)
 
+    @property
+    def improper_priors(self) -> list[str]:
+        """The parameters with an improper (flat) prior, which has no draws."""
+        return [p.slot.name for p in self.priors if not DISTRIBUTIONS[p.spec.dist].proper]
+
     def prior_log_density(self):
         """The log prior (with the Jacobians) of the unconstrained vector: the log density
         without its likelihood. Only the full engine has the group effects to draw."""
         if self.engine != "full":
             raise ModelError("the prior is sampled with the full engine, which has the effects")
-        improper = [p.slot.name for p in self.priors if not DISTRIBUTIONS[p.spec.dist].proper]
+        improper = self.improper_priors
         if improper:
             raise ModelError(
                 f"cannot sample from the prior: {', '.join(improper[:6])}"

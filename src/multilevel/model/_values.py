@@ -25,20 +25,16 @@ def blocks_from_truth(model: CompiledModel, truth: Mapping[str, float]) -> Block
     _check_names(model.scalar_names, truth)
     value = {k: float(v) for k, v in truth.items()}
     blocks: Blocks = {}
-    means = _means(model)
-    for b in model.blocks:
+    for b in _coefficients_first(model):
         if b.kind == "fixed":
             coefs = model.design.dpars[b.dpar].fixed.names
             blocks[b.name] = np.array([value[fixed_name(b.dpar, c)] for c in coefs])
-    for b in model.blocks:
-        if b.kind == "z" or b.kind == "fixed":
-            continue
-        if b.kind == "intercept":
-            shift = means[b.dpar] @ blocks.get(f"coefs_{b.dpar}", np.zeros(0))
-            blocks[b.name] = np.array([value[fixed_name(b.dpar, "Intercept")] + shift])
+        elif b.kind == "intercept":
+            original = value[fixed_name(b.dpar, "Intercept")]
+            blocks[b.name] = np.array([original + _centring(model, blocks, b.dpar)])
         elif b.name == "thresholds":
-            shift = means["mu"] @ blocks.get("coefs_mu", np.zeros(0))
             given = [value[fixed_name("mu", threshold_name(k + 1))] for k in range(b.size)]
+            shift = _centring(model, blocks, "mu")
             blocks[b.name] = _increasing(np.array(given), "b_Intercept[k]") - shift
         elif b.name == "cutpoints":
             given = np.array([value[c.name] for c in model.family.cutpoints])
@@ -58,10 +54,7 @@ def blocks_from_truth(model: CompiledModel, truth: Mapping[str, float]) -> Block
 def blocks_from_prior(model: CompiledModel, rng: np.random.Generator) -> Blocks:
     """One independent draw of every block but the `z` ones from its prior."""
     blocks: Blocks = {}
-    means = _means(model)
-    for b in sorted(model.blocks, key=lambda b: b.kind != "fixed"):
-        if b.kind == "z":
-            continue
+    for b in _coefficients_first(model):
         if b.kind == "cor":
             dim = correlation_size(model.design, b.term)
             L = draw_lkj_cholesky(b.priors[0].spec.args[0], dim, rng)
@@ -71,14 +64,19 @@ def blocks_from_prior(model: CompiledModel, rng: np.random.Generator) -> Blocks:
         else:
             blocks[b.name] = np.concatenate([draw_prior(p, rng) for p in b.priors])
         if b.kind == "intercept" and b.priors[0].original_scale:
-            blocks[b.name] = blocks[b.name] + means[b.dpar] @ blocks.get(
-                f"coefs_{b.dpar}", np.zeros(0)
-            )
+            blocks[b.name] = blocks[b.name] + _centring(model, blocks, b.dpar)
     return blocks
 
 
-def _means(model: CompiledModel) -> dict[str, np.ndarray]:
-    return {dpar: np.asarray(d.fixed.means) for dpar, d in model.design.dpars.items()}
+def _coefficients_first(model: CompiledModel) -> list:
+    """The blocks but the `z` ones, coefficients first: an intercept is shifted by them."""
+    return sorted((b for b in model.blocks if b.kind != "z"), key=lambda b: b.kind != "fixed")
+
+
+def _centring(model: CompiledModel, blocks: Blocks, dpar: str) -> float:
+    """`means @ b` of `dpar`: what the centred intercept adds to the original one."""
+    means = np.asarray(model.design.dpars[dpar].fixed.means)
+    return float(means @ blocks.get(f"coefs_{dpar}", np.zeros(0)))
 
 
 def _check_names(names: tuple[str, ...], truth: Mapping[str, float]) -> None:

@@ -82,10 +82,12 @@ def plot_sbc(result: SBCResult, kind: str, parameters: list[str] | None):
 
 
 def _rank_histogram(ax, ranks: np.ndarray, ranks_of: int) -> None:
+    from ._sbc import rank_bins
+
     """Talts et al.'s figure: counts per bin, and the band 99% of bins of uniform ranks fall
     in (binomial quantiles)."""
     n, values = len(ranks), ranks_of + 1
-    bins = max(b for b in range(1, 21) if values % b == 0 and n / b >= 1)
+    bins = rank_bins(n, values, per_bin=1)
     counts = np.bincount(ranks * bins // values, minlength=bins)
     lo, hi = stats.binom.ppf([0.005, 0.995], n, 1 / bins)
     ax.axhspan(lo, hi, color="grey", alpha=0.25, lw=0)

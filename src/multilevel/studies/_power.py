@@ -68,7 +68,7 @@ class PowerStudy:
             frame = self.scenario.layout(rng, **sizes)
         except Exception as error:
             raise ModelError(
-                f"the layout {_function_identity(self.scenario.layout).split(':')[0]} failed "
+                f"the layout {_function_name(self.scenario.layout)} failed "
                 f"for the sizes {sizes}: {type(error).__name__}: {error}"
             ) from error
         if not isinstance(frame, pd.DataFrame):
@@ -282,9 +282,13 @@ def _study_seed(seed: int | None, checkpoint: Any) -> int:
     return _seed_or_draw(seed)
 
 
+def _function_name(fn: Any) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+
+
 def _function_identity(fn: Any) -> str:
     """The function's name and source: a changed layout is another study."""
-    name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+    name = _function_name(fn)
     try:
         source = inspect.getsource(fn)
     except (OSError, TypeError):

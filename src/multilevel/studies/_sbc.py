@@ -150,7 +150,7 @@ def sbc(
             "posterior draws of each fit: lower it or draw more"
         )
     compiled = model._engine("full")
-    improper = [p.slot.name for p in compiled.priors if p.spec.dist == "flat"]
+    improper = compiled.improper_priors
     if improper:
         raise ModelError(
             f"calibration draws the parameters from their priors, but {', '.join(improper)} "
@@ -171,12 +171,19 @@ def sbc(
     return SBCResult(ranks, uniformity(ranks, ranks_of), ranks_of, details)
 
 
+def rank_bins(replicates: int, values: int, per_bin: float) -> int:
+    """The most equal bins (at most 20) of `values` rank values with at least `per_bin`
+    replicates expected in each; 1 when none has."""
+    fits = (b for b in range(1, 21) if values % b == 0 and replicates / b >= per_bin)
+    return max(fits, default=1)
+
+
 def uniformity(ranks: pd.DataFrame, ranks_of: int) -> pd.DataFrame:
     """Per parameter: the chi-square test of uniform ranks (0..ranks_of) over equal bins,
     and the largest distance between the ranks' ECDF and the uniform CDF."""
     n = len(ranks)
     values = ranks_of + 1
-    bins = max(b for b in range(1, 21) if values % b == 0 and n / b >= 5) if n >= 10 else 1
+    bins = rank_bins(n, values, per_bin=5)
     rows = []
     for name in ranks.columns:
         r = ranks[name].to_numpy()
