@@ -92,6 +92,7 @@ def test_a_killed_study_resumes_without_losing_or_recomputing_a_replicate(tmp_pa
     )
     after = {p.name: p for p in replicates.glob("*.json")}
     assert len(after) == 8
+    assert resumed.resumed == len(before)
     for name, (mtime, content) in before.items():  # read back, not recomputed
         assert after[name].stat().st_mtime_ns == mtime
         assert after[name].read_bytes() == content

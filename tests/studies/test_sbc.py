@@ -73,7 +73,7 @@ def test_a_fit_with_the_wrong_prior_fails_calibration(model):
     study = WrongPrior(
         recipe, compiled.design.frame, 4, {**QUICK, "target_accept": 0.8, "engine": "auto"}, 49
     )
-    rows = run_study(study, [Task(0, r) for r in range(20)], workers=0, progress=False)
+    rows, _ = run_study(study, [Task(0, r) for r in range(20)], workers=0, progress=False)
     ranks = pd.DataFrame([row["ranks"] for row in rows])
     table = uniformity(ranks, 49)
     # The posterior of b_x is pulled towards 2, above most true values: ranks pile up at 0.

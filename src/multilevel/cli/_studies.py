@@ -32,8 +32,6 @@ from .. import scenarios, studies
 from .._api import ENGINES
 from .._errors import MultilevelError, did_you_mean
 from ..results._report import png_bytes
-from ..studies._checkpoint import Checkpoint
-from ..studies._execute import Task
 from ..studies._power import grid, study_fit_settings
 from ._analysis import DPI, Printer, _model, analysis_frame
 from ._config import (
@@ -355,9 +353,6 @@ def run_power(
     if replicates is not None:
         design = replace(design, replicates=replicates)
     checkpoint = design.folder / "checkpoint"
-    points = len(grid(design.sizes))
-    tasks = [Task(p, r) for p in range(points) for r in range(design.replicates)]
-    resumed = _finished(checkpoint, tasks)
     with dask_client(scheduler) as client:
         result = studies.power(
             design.scenario,
@@ -371,7 +366,7 @@ def run_power(
             progress=progress,
             **design.fit,
         )
-    echo(_resumed(resumed, len(tasks), checkpoint))
+    echo(_resumed(result.resumed, len(result.replicates), checkpoint))
     result.table.to_csv(design.folder / "power.csv", index=False)
     result.replicates.to_csv(design.folder / "replicates.csv", index=False)
     (design.folder / "power.png").write_bytes(png_bytes(result.plot().figure, DPI))
@@ -402,8 +397,6 @@ def run_sbc(
     outputs = analysis.outputs.folder
     folder = (outputs if analysis.single else outputs / section.name) / "sbc"
     checkpoint = folder / "checkpoint"
-    tasks = [Task(0, r) for r in range(settings["replicates"])]
-    resumed = _finished(checkpoint, tasks)
     with dask_client(scheduler) as client:
         result = studies.sbc(
             fitted,
@@ -413,7 +406,7 @@ def run_sbc(
             progress=progress,
             **settings,
         )
-    echo(_resumed(resumed, len(tasks), checkpoint))
+    echo(_resumed(result.resumed, len(result.replicates), checkpoint))
     result.ranks.rename_axis("replicate").to_csv(folder / "ranks.csv")
     result.table.to_csv(folder / "uniformity.csv")
     result.replicates.to_csv(folder / "replicates.csv", index=False)
@@ -459,12 +452,6 @@ def sbc_settings(analysis: Analysis, where: _Where) -> dict[str, Any]:
         "ranks_of": _at_least(raw, "ranks_of", 99, 9, where),
         **fit,
     }
-
-
-def _finished(checkpoint: Path, tasks: list[Task]) -> int:
-    """How many of `tasks` the checkpoint folder holds already."""
-    done = Checkpoint(checkpoint).rows()
-    return sum(task.name in done for task in tasks)
 
 
 def _resumed(resumed: int, total: int, checkpoint: Path) -> str:

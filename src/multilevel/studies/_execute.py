@@ -63,8 +63,9 @@ def run_study(
     client: Any = None,
     checkpoint: str | os.PathLike | None = None,
     progress: bool | None = None,
-) -> list[Row]:
-    """Every task's row, in task order: those in `checkpoint` read back, the others run
+) -> tuple[list[Row], int]:
+    """Every task's row, in task order, and how many were read back from `checkpoint`
+    rather than run. The others run
     (on `client`, a `distributed.Client`, when given; else on `workers` local processes,
     by default one per core; `workers=0` runs them in this process)."""
     store = Checkpoint.open(checkpoint, study) if checkpoint is not None else None
@@ -73,7 +74,8 @@ def run_study(
         done = store.rows()
         rows = {t: done[t.name] for t in tasks if t.name in done}
     pending = [t for t in tasks if t not in rows]
-    bar = Progress(study.kind, len(tasks), len(rows), progress)
+    resumed = len(rows)
+    bar = Progress(study.kind, len(tasks), resumed, progress)
     try:
         for task, row in _execute(study, pending, workers, client):
             rows[task] = row
@@ -82,7 +84,7 @@ def run_study(
             bar.update(len(rows))
     finally:
         bar.close()
-    return [rows[t] for t in tasks]
+    return [rows[t] for t in tasks], resumed
 
 
 def _execute(study, tasks, workers, client) -> Iterator[tuple[Task, Row]]:

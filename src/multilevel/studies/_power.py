@@ -111,8 +111,8 @@ class PowerStudy:
 
 @dataclass(frozen=True)
 class PowerResult:
-    """A power study's summary `table` (one row per size), its `replicates` (one row each)
-    and `plot()`."""
+    """A power study's summary `table` (one row per size), its `replicates` (one row each,
+    `resumed` of them read back from the checkpoint) and `plot()`."""
 
     table: pd.DataFrame
     replicates: pd.DataFrame
@@ -120,6 +120,8 @@ class PowerResult:
     seed: int
     prob: float
     sizes: tuple[str, ...]
+    #: Replicates read back from the checkpoint rather than run.
+    resumed: int = 0
 
     def plot(self, x: str | None = None, ax: Any = None):
         """Power against one of the sizes, with 95% Monte Carlo intervals; a line per value
@@ -180,10 +182,10 @@ def power(
     study = PowerStudy(scenario, points, seed, settings, prob)
     _check_first_replicate(study)
     tasks = [Task(p, r) for p in range(len(points)) for r in range(replicates)]
-    rows = run_study(study, tasks, workers, client, checkpoint, progress)
+    rows, resumed = run_study(study, tasks, workers, client, checkpoint, progress)
     replicates_frame = pd.DataFrame(rows)
     table = summarise_power(replicates_frame, points)
-    return PowerResult(table, replicates_frame, scenario, seed, prob, tuple(points[0]))
+    return PowerResult(table, replicates_frame, scenario, seed, prob, tuple(points[0]), resumed)
 
 
 def grid(sizes: Mapping[str, int | Sequence[int]]) -> tuple[dict[str, Any], ...]:

@@ -96,6 +96,8 @@ class SBCResult:
     table: pd.DataFrame
     ranks_of: int
     replicates: pd.DataFrame
+    #: Replicates read back from the checkpoint rather than run.
+    resumed: int = 0
 
     def plot(self, kind: str = "ecdf", parameters: list[str] | None = None):
         """`"ecdf"`: the ECDF of the scaled ranks minus the uniform's, with ArviZ's
@@ -163,12 +165,12 @@ def sbc(
     }
     study = SBCStudy(recipe, compiled.design.frame, seed, settings, ranks_of)
     tasks = [Task(0, r) for r in range(replicates)]
-    rows = run_study(study, tasks, workers, client, checkpoint, progress)
+    rows, resumed = run_study(study, tasks, workers, client, checkpoint, progress)
     ranks = pd.DataFrame([row["ranks"] for row in rows], columns=list(compiled.scalar_names))
     details = pd.DataFrame(
         [{k: v for k, v in row.items() if k not in ("ranks", "truth")} for row in rows]
     )
-    return SBCResult(ranks, uniformity(ranks, ranks_of), ranks_of, details)
+    return SBCResult(ranks, uniformity(ranks, ranks_of), ranks_of, details, resumed)
 
 
 def rank_bins(replicates: int, values: int, per_bin: float) -> int:
