@@ -12,6 +12,7 @@ request_host_devices()
 
 from . import scenarios  # noqa: E402
 from ._api import Model, fit  # noqa: E402
+from ._dialects import from_sas, from_stata, translate_sas, translate_stata  # noqa: E402
 from ._errors import (  # noqa: E402
     DataError,
     FileFormatError,
@@ -20,6 +21,7 @@ from ._errors import (  # noqa: E402
     MultilevelError,
     PriorError,
     SamplingWarning,
+    TranslationError,
 )
 from ._load import load  # noqa: E402
 from ._pooling import Pooling, pooling  # noqa: E402
@@ -33,6 +35,7 @@ from .studies import (  # noqa: E402
     sbc,
     simulate,
 )
+from .translate import Translation, priors_from_sas  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -51,13 +54,20 @@ __all__ = [
     "SBCResult",
     "SamplingWarning",
     "Scenario",
+    "Translation",
+    "TranslationError",
     "__version__",
     "compare",
     "fit",
+    "from_sas",
+    "from_stata",
     "load",
     "pooling",
     "power",
+    "priors_from_sas",
     "sbc",
     "scenarios",
     "simulate",
+    "translate_sas",
+    "translate_stata",
 ]

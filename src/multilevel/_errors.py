@@ -13,6 +13,7 @@ __all__ = [
     "MultilevelError",
     "PriorError",
     "SamplingWarning",
+    "TranslationError",
     "did_you_mean",
 ]
 
@@ -34,16 +35,35 @@ class FormulaError(MultilevelError):
               ^
     """
 
+    what = "the formula"
+
     def __init__(self, message: str, formula: str | None = None, position: int | None = None):
         self.formula = formula
         self.position = position
         text = message
         if formula is not None and position is not None:
             caret = " " * position + "^"
-            text = f"{message} at position {position + 1} of the formula:\n  {formula}\n  {caret}"
+            text = f"{message} at position {position + 1} of {self.what}:\n  {formula}\n  {caret}"
         elif formula is not None:
-            text = f"{message} in the formula:\n  {formula}"
+            text = f"{message} in {self.what}:\n  {formula}"
         super().__init__(text)
+
+
+class TranslationError(FormulaError):
+    """A Stata command or SAS statement with no translation; quotes the option at fault and
+    points at it.
+
+    Example:
+        >>> try:
+        ...     raise TranslationError("'vce(robust)' is not supported", "mixed y x, vce(robust)", 11)
+        ... except TranslationError as e:
+        ...     print(e)
+        'vce(robust)' is not supported at position 12 of the command:
+          mixed y x, vce(robust)
+                     ^
+    """
+
+    what = "the command"
 
 
 class DataError(MultilevelError):

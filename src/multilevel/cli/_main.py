@@ -13,11 +13,13 @@ from pathlib import Path
 import pandas as pd
 
 from .._api import Model
+from .._dialects import model_of, translate_sas, translate_stata
 from .._errors import MultilevelError, SamplingWarning
 from ._analysis import run_analysis
 from ._files import read_data
 from ._scaffold import init_analysis
 from ._studies import run_power, run_sbc
+from ._translate import DIALECTS, source_text, translate
 
 DESCRIPTION = """\
 Bayesian multilevel regression in lme4/brms syntax, fitted by NUTS on JAX.
@@ -52,6 +54,9 @@ examples:
   multilevel power power.toml --workers 8        # power by simulation: results/power/
   multilevel sbc my-study/analysis.toml          # calibrates its model: my-study/results/sbc/
   multilevel describe sleep.csv "Reaction ~ Days + (Days | Subject)"
+  multilevel translate --from stata "mixed y tx || cluster: tx, nocons residuals(ind, by(tx))"
+  multilevel fit trial.csv --stata "mixed y tx || cluster: tx, nocons" --seed 1
+  multilevel translate --from sas-priors model.sas --name b0=b_Intercept --name s2u=sd_g^2
   multilevel fit trial.csv "y ~ tx + (0 + tx | cluster)" --sigma "~ tx" \\
       --prior "b ~ normal(0, 1000)" --prior "sd_cluster__tx^2 ~ inv_gamma(0.01, 0.01)" --seed 1
 """
@@ -100,6 +105,19 @@ def _parser() -> argparse.ArgumentParser:
     sbc.add_argument("--model", help="the [models.NAME] to calibrate, when there are several")
     for sub in (power, sbc):
         _study_arguments(sub)
+    trans = commands.add_parser(
+        "translate", help="print a Stata command or SAS statements in formula syntax"
+    )
+    trans.add_argument("text", help="the command or statements, a .do/.sas file, or - for stdin")
+    trans.add_argument("--from", dest="dialect", choices=DIALECTS, required=True)
+    trans.add_argument("--data", type=Path, help="a data file, to settle levels and types")
+    trans.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="SAS=OURS",
+        help="sas-priors: a PROC MCMC parameter's name here, e.g. s2u=sd_cluster__tx^2; repeat",
+    )
     fit.add_argument("--chains", type=int, default=4, help="number of chains (default 4)")
     fit.add_argument("--warmup", type=int, default=1000, help="warmup iterations per chain")
     fit.add_argument("--draws", type=int, default=1000, help="draws per chain after warmup")
@@ -125,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
         "--group-effects", action="store_true", help="also summarise every r_<group>[level,coef]"
     )
     fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    for sub in (describe, fit, run, init, power, sbc):  # --debug after the command works too
+    for sub in (describe, fit, run, init, power, sbc, trans):  # --debug after the command works too
         sub.add_argument(
             "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
         )
@@ -134,7 +152,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", type=Path, help="a CSV (.csv, .tsv) or Parquet (.parquet) file")
-    parser.add_argument("formula", help='e.g. "y ~ x + (1 + x | g)"')
+    parser.add_argument("formula", nargs="?", help='e.g. "y ~ x + (1 + x | g)"')
+    dialect = parser.add_mutually_exclusive_group()
+    dialect.add_argument("--stata", metavar="COMMAND", help='a Stata command: "mixed y x || g:"')
+    dialect.add_argument(
+        "--sas", metavar="STATEMENTS", help="PROC MIXED / GLIMMIX statements, or a .sas file"
+    )
     parser.add_argument("--family", default="gaussian", help="likelihood (default gaussian)")
     parser.add_argument("--link", help="link of the mean, when not the family's default")
     parser.add_argument("--sigma", help='formula for the residual sd, e.g. "~ tx" (log link)')
@@ -194,6 +217,10 @@ def _whole_number(minimum: int) -> Callable[[str], int]:
 
 
 def _model(args: argparse.Namespace) -> Model:
+    if args.stata or args.sas:
+        return _translated_model(args)
+    if args.formula is None:
+        raise MultilevelError('give a formula ("y ~ x + (1 | g)"), --stata or --sas')
     dpars = {"sigma": args.sigma} if args.sigma else {}
     for item in args.dpar:
         name, sep, formula = item.partition("=")
@@ -211,6 +238,26 @@ def _model(args: argparse.Namespace) -> Model:
     )
 
 
+def _translated_model(args: argparse.Namespace) -> Model:
+    """The model of --stata / --sas; the translation sets what --family, --link, --sigma
+    and --dpar would."""
+    given = [f"--{k.replace('_', '-')}" for k in ("family", "link", "sigma") if getattr(args, k)]
+    given = [g for g in given if g != "--family" or args.family != "gaussian"] + (
+        ["--dpar"] if args.dpar else []
+    )
+    if args.formula is not None or given:
+        extra = ", ".join(["a formula", *given] if args.formula is not None else given)
+        raise MultilevelError(f"--stata and --sas give the whole model: drop {extra}")
+    data = read_data(args.data)
+    if args.stata:
+        translation = translate_stata(args.stata, data)
+    else:
+        translation = translate_sas(source_text(args.sas), data)
+    for note in translation.notes:
+        print(f"multilevel: note: {note}", file=sys.stderr)
+    return model_of(translation, data, args.prior, args.na_action)
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command == "run":
         run_analysis(args.analysis, refit=args.refit, progress=False if args.no_progress else None)
@@ -226,6 +273,10 @@ def _run(args: argparse.Namespace) -> int:
             run_power(args.design, **common)
         else:
             run_sbc(args.analysis, args.model, **common)
+        return 0
+    if args.command == "translate":
+        data = read_data(args.data) if args.data else None
+        print(translate(args.dialect, args.text, data, args.name))
         return 0
     if args.command == "init":
         folder = init_analysis(args.name, args.data)
