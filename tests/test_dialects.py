@@ -68,5 +68,5 @@ def test_three_dialects_one_posterior(partially_clustered):
 def test_from_stata_refuses_what_does_not_translate(partially_clustered):
     with pytest.raises(ml.TranslationError, match=r"'vce\(robust\)' is not supported"):
         ml.from_stata("mixed y tx || cluster:, vce(robust)", partially_clustered)
-    with pytest.raises(ml.DataError, match="'clster'.*did you mean 'cluster'"):
+    with pytest.raises(ml.DataError, match=r"'clster'.*did you mean 'cluster'"):
         ml.from_stata("mixed y tx || clster:", partially_clustered)

@@ -55,12 +55,12 @@ class TranslationError(FormulaError):
 
     Example:
         >>> try:
-        ...     raise TranslationError("'vce(robust)' is not supported", "mixed y x, vce(robust)", 11)
+        ...     raise TranslationError("'vce(robust)' is not supported", "mixed y, vce(robust)", 9)
         ... except TranslationError as e:
         ...     print(e)
-        'vce(robust)' is not supported at position 12 of the command:
-          mixed y x, vce(robust)
-                     ^
+        'vce(robust)' is not supported at position 10 of the command:
+          mixed y, vce(robust)
+                   ^
     """
 
     what = "the command"
