@@ -241,10 +241,13 @@ def _model(args: argparse.Namespace) -> Model:
 def _translated_model(args: argparse.Namespace) -> Model:
     """The model of --stata / --sas; the translation sets what --family, --link, --sigma
     and --dpar would."""
-    given = [f"--{k.replace('_', '-')}" for k in ("family", "link", "sigma") if getattr(args, k)]
-    given = [g for g in given if g != "--family" or args.family != "gaussian"] + (
-        ["--dpar"] if args.dpar else []
-    )
+    flags = {
+        "--family": args.family != "gaussian",
+        "--link": args.link,
+        "--sigma": args.sigma,
+        "--dpar": args.dpar,
+    }
+    given = [flag for flag, value in flags.items() if value]
     if args.formula is not None or given:
         extra = ", ".join(["a formula", *given] if args.formula is not None else given)
         raise MultilevelError(f"--stata and --sas give the whole model: drop {extra}")

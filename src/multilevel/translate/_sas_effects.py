@@ -26,7 +26,7 @@ from ._sas_read import (
     _Option,
     _Statement,
 )
-from ._translation import categorical, is_numeric, power_term
+from ._translation import categorical, is_numeric, power_term, split_top_level
 
 _SIMPLE_EFFECT = re.compile(rf"({_NAME}(?:\*{_NAME})*)(?:\(([^()]+)\))?")
 
@@ -61,7 +61,7 @@ def _expand(block: _Block, st: _Statement, word: str, pos: int) -> list[_Effect]
     body, at, tail = word.rpartition("@")
     if at and tail.isdigit():
         word, limit = body, int(tail)
-    operands = [_effect(block, st, part, pos) for part in _split_bars(word)]
+    operands = [_effect(block, st, part, pos) for part, _ in split_top_level(word, "|")]
     effects = operands[:1]
     for operand in operands[1:]:
         crossed = [_cross(e, operand) for e in effects]
@@ -69,16 +69,6 @@ def _expand(block: _Block, st: _Statement, word: str, pos: int) -> list[_Effect]
     if len(operands) == 1:
         return effects
     return [e for e in effects if limit is None or len(e.crossed) <= limit]
-
-
-def _split_bars(word: str) -> list[str]:
-    parts, depth, start = [], 0, 0
-    for i, c in enumerate(word):
-        depth += (c == "(") - (c == ")")
-        if c == "|" and depth == 0:
-            parts.append(word[start:i])
-            start = i + 1
-    return [*parts, word[start:]]
 
 
 def _cross(a: _Effect, b: _Effect) -> _Effect | None:

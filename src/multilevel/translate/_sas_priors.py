@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from .._errors import TranslationError, did_you_mean
 from ..priors import DISTRIBUTIONS, parse_prior
+from ._translation import split_top_level
 
 __all__ = ["priors_from_sas"]
 
@@ -295,12 +296,7 @@ def _with_aliases(sas: str) -> str:
 
 def _split_args(text: str, offset: int) -> list[_Arg]:
     """The comma-separated arguments at the top level of `text`, with their positions."""
-    pieces, depth, start = [], 0, 0
-    for i, char in enumerate(text + ","):
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if char == "," and depth == 0:
-            pieces.append((text[start:i], offset + start))
-            start = i + 1
+    pieces = split_top_level(text, ",", offset)
     if len(pieces) == 1 and not pieces[0][0].strip():
         return []
     return [_arg(piece, pos) for piece, pos in pieces]

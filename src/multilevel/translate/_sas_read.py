@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from .._errors import DataError, TranslationError, did_you_mean
+from ._translation import split_top_level
 
 _NAME = r"[A-Za-z_]\w*"
 
@@ -147,24 +148,7 @@ def _options(st: _Statement, start: int, aliases: dict[str, str]) -> list[_Optio
 
 def _split_top(text: str, offset: int) -> list[tuple[str, int]]:
     """Tokens of `text` split on spaces outside parentheses and quotes, with positions."""
-    tokens: list[tuple[str, int]] = []
-    depth, quote, start = 0, "", None
-    for i, c in enumerate(text + " "):
-        if quote:
-            quote = "" if c == quote else quote
-        elif c in "'\"":
-            quote = c
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth = max(depth - 1, 0)
-        if c == " " and not quote and depth == 0:
-            if start is not None:
-                tokens.append((text[start:i], offset + start))
-            start = None
-        elif start is None:
-            start = i
-    return tokens
+    return [(token, at) for token, at in split_top_level(text, " ", offset) if token]
 
 
 def _slash(st: _Statement, after: int = 0) -> int:

@@ -24,6 +24,7 @@ from ._translation import (
     check_column,
     group_term,
     join_terms,
+    split_top_level,
 )
 
 #: command -> (family, link when not the family's default)
@@ -76,6 +77,7 @@ class _Command:
     notes: list[str] = field(default_factory=list)
     dpars: dict[str, str] = field(default_factory=dict)
     trials: str | None = None
+    name: str = ""  # the command, once read
 
     def error(self, message: str, text: str | None = None) -> TranslationError:
         at = self.source.find(text) if text else -1
@@ -85,7 +87,7 @@ class _Command:
         name, rest, at = self._command_name()
         self.name = name
         family, link = COMMANDS[name]
-        pieces = _split_bars(rest, at)
+        pieces = split_top_level(rest, "||", at)
         if not pieces[0][0].strip():
             raise self.error(f"{name} needs a dependent variable")
         response, fixed, intercept = self._fixed(*pieces[0])
@@ -217,7 +219,7 @@ class _Command:
     ) -> str:
         """`level: R.x`: an effect per level of x within each level (identity: one variance,
         `(1 | level:x)`); independent or unstructured give each level of x its own."""
-        check_column(self.data, name, f"'R.{name}'")
+        column = check_column(self.data, name, f"'R.{name}'")
         if not intercept:
             raise self.error(f"'R.{name}' has no constant to remove: drop noconstant", "R.")
         if covariance in (None, "identity"):
@@ -228,25 +230,26 @@ class _Command:
                 "language; the default, covariance(identity), is (1 | level:x)",
                 body.strip(),
             )
-        column = None if self.data is None else self.data[name]
         bar = "|" if covariance == "unstructured" else "||"  # one term, a column per level
         return f"(0 + {categorical(name, column)} {bar} {factor})"
 
     def _body_and_options(self, text: str, offset: int) -> tuple[str, list[Option]]:
-        comma = _top_level_comma(text)
-        if comma < 0:
+        body, *rest = split_top_level(text, ",", offset)
+        if not rest:
             return text, []
-        return text[:comma], read_options(text[comma + 1 :], offset + comma + 1, self.source)
+        at = len(body[0]) + 1
+        return body[0], read_options(text[at:], offset + at, self.source)
 
     def _check_qualifiers(self, body: str) -> None:
         qualifier = re.search(r"(?:^|\s)((?:if|in)\s.*|\[.*)", body)
         if qualifier:
-            what = "weights are" if qualifier[1].startswith("[") else "if/in qualifiers are"
-            raise self.error(
-                f"'{qualifier[1].strip()}': {what} not translated; select the rows in the data "
-                "frame first" + (" (weights are not supported)" if "[" in what else ""),
-                qualifier[1].strip(),
+            text = qualifier[1].strip()
+            why = (
+                "weights are not supported"
+                if text.startswith("[")
+                else "if/in qualifiers are not translated; select the rows in the data frame first"
             )
+            raise self.error(f"'{text}': {why}", text)
 
     def _option(self, option: Option) -> str:
         """Act on a command-wide option; return the role of a level's own."""
@@ -257,8 +260,10 @@ class _Command:
             self._residuals(option)
         elif rule.role == "binomial":
             self._binomial(option)
-        elif rule.role in ("dispersion", "vce"):
-            self._checked_choice(option, rule.role)
+        elif rule.role == "dispersion":
+            self._dispersion(option)
+        elif rule.role == "vce":
+            self._vce(option)
         return rule.role
 
     def _covariance(self, option: Option) -> str:
@@ -299,41 +304,19 @@ class _Command:
             )
         self.trials = trials
 
-    def _checked_choice(self, option: Option, role: str) -> None:
-        value = (option.args or "").strip().lower()
-        if role == "dispersion" and keyword(value, {"mean": 1}) is None:
+    def _dispersion(self, option: Option) -> None:
+        if keyword(option.args or "", {"mean": 1}) is None:
             raise self.error(
                 f"'{option.text}' is not supported: negbinomial's variance is mu + mu^2/shape, "
                 "Stata's dispersion(mean)",
                 option.text,
             )
-        if role == "vce" and keyword(value, {"oim": 1, "opg": 3}) is None:
+
+    def _vce(self, option: Option) -> None:
+        if keyword(option.args or "", {"oim": 1, "opg": 3}) is None:
             raise self.error(
                 f"'{option.text}' is not supported: robust or clustered standard errors have no "
                 "Bayesian counterpart",
                 option.text,
             )
-        if role == "vce":
-            self.notes.append(f"'{option.text}' ignored: the posterior gives the uncertainty")
-
-
-def _split_bars(text: str, offset: int) -> list[tuple[str, int]]:
-    """The pieces between `||` outside parentheses, each with where it starts."""
-    pieces, depth, start, i = [], 0, 0, 0
-    while i < len(text):
-        depth += {"(": 1, ")": -1}.get(text[i], 0)
-        if depth == 0 and text.startswith("||", i):
-            pieces.append((text[start:i], offset + start))
-            start = i = i + 2
-            continue
-        i += 1
-    return [*pieces, (text[start:], offset + start)]
-
-
-def _top_level_comma(text: str) -> int:
-    depth = 0
-    for i, ch in enumerate(text):
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if ch == "," and depth == 0:
-            return i
-    return -1
+        self.notes.append(f"'{option.text}' ignored: the posterior gives the uncertainty")

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from .._errors import TranslationError
-from ._translation import categorical, check_column, power_term
+from ._translation import categorical, check_column, power_term, split_top_level
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ELEMENT = re.compile(r"^(?:(?P<prefix>[^.]+)\.)?(?P<name>[^.]+)$")
@@ -68,7 +68,7 @@ class Varlist:
 
     def tokens(self, varlist: str) -> Iterator[str]:
         """The varlist's tokens, with `i.(a b)` and, given the data, wildcards expanded."""
-        for token in _split_spaces(varlist):
+        for token in (t for t, _ in split_top_level(varlist, " ") if t):
             group = re.fullmatch(r"([^.()]+)\.\((.*)\)", token)
             if group:
                 yield from (f"{group[1]}.{name}" for name in group[2].split())
@@ -198,28 +198,6 @@ class Varlist:
         )
 
 
-def _split_spaces(text: str) -> list[str]:
-    """Tokens separated by spaces outside parentheses."""
-    tokens, depth, current = [], 0, ""
-    for ch in text:
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if ch.isspace() and depth == 0:
-            if current:
-                tokens.append(current)
-            current = ""
-        else:
-            current += ch
-    return tokens + ([current] if current else [])
-
-
 def _split_hash(token: str) -> list[str]:
     """`ib(#2).a#c.b` -> ['ib(#2).a', 'c.b']: '#' outside parentheses."""
-    parts, depth, current = [], 0, ""
-    for ch in token:
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if ch == "#" and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += ch
-    return [*parts, current]
+    return [part for part, _ in split_top_level(token, "#")]

@@ -98,6 +98,33 @@ def group_term(terms: Sequence[str], intercept: bool, factor: str, correlated: b
     return f"({inside} {bar} {factor})"
 
 
+def split_top_level(text: str, separator: str, offset: int = 0) -> list[tuple[str, int]]:
+    """The pieces of `text` between `separator`s outside parentheses and quotes, each with
+    where it starts in the command (`offset` is where `text` starts there).
+
+    Example:
+        >>> split_top_level("y x || id: x, cov(un)", "||")
+        [('y x ', 0), (' id: x, cov(un)', 6)]
+        >>> [p for p, _ in split_top_level("ib(#2).a#c.b", "#")]
+        ['ib(#2).a', 'c.b']
+    """
+    pieces, depth, quote, start, i = [], 0, "", 0, 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c in "()":
+            depth = max(depth + (1 if c == "(" else -1), 0)
+        elif depth == 0 and text.startswith(separator, i):
+            pieces.append((text[start:i], offset + start))
+            start = i = i + len(separator)
+            continue
+        i += 1
+    return [*pieces, (text[start:], offset + start)]
+
+
 def power_term(name: str, power: int) -> str:
     """A variable times itself: `I(x**2)` (formulaic reads `x:x` as `x`)."""
     return name if power == 1 else f"I({name}**{power})"
